@@ -1,0 +1,43 @@
+/* mod_nomis_sso.c - the module record: directive table, per-server config
+ * hooks and hook registration. All logic lives in src/. */
+#include "nsso.h"
+#include "config.h"
+#include "expose.h"
+#include "handlers.h"
+#include "runtime.h"
+
+#include <http_request.h>
+#include <http_protocol.h>
+#include <mod_auth.h>
+
+static int nsso_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    return nsso_config_check(pconf, plog, ptemp, s);
+}
+
+static void nsso_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(nsso_runtime_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(nsso_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(nsso_runtime_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(nsso_runtime_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_quick_handler(nsso_quick_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_check_authn(nsso_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(nsso_expose_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_note_auth_failure(nsso_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+NSSO_EXPORT module AP_MODULE_DECLARE_DATA nomis_sso_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                  /* per-directory config: none yet */
+    NULL,
+    nsso_create_srv_conf,
+    nsso_merge_srv_conf,
+    nsso_directives,
+    nsso_register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

@@ -1,0 +1,537 @@
+/* config.c - NomisSSO* directives: parsing and checking each value as it is
+ * read (so `apachectl configtest` names the bad line), per-server defaults
+ * and merging, and the start-up check that a server using
+ * `AuthType nomis-sso` has everything it needs. */
+#include "config.h"
+#include "util.h"
+
+#include <http_core.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_uri.h>
+#include <ctype.h>
+
+APLOG_USE_MODULE(nomis_sso);
+
+#define DEFAULT_REDIRECT_URI "/nomis-sso/callback"
+#define DEFAULT_COOKIE_NAME "nomis_sso_session"
+#define DEFAULT_CLOCK_SKEW 30
+#define DEFAULT_HTTP_TIMEOUT 10
+#define DEFAULT_STATE_TIMEOUT 300
+#define DEFAULT_MAX_STATE_COOKIES 5
+#define DEFAULT_CACHE_ENTRIES 10000
+#define DEFAULT_CACHE_ENTRY_SIZE 8192
+#define MIN_PASSPHRASE_LEN 16
+#define DEFAULT_JWKS_REFETCH 10
+
+static nsso_global_conf global_conf = {
+    DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_ENTRY_SIZE
+};
+
+nsso_global_conf *nsso_global(void)
+{
+    return &global_conf;
+}
+
+void *nsso_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    nsso_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    /* a new configuration cycle starts: global settings back to defaults */
+    if (!s->is_virtual) {
+        global_conf.cache_entries = DEFAULT_CACHE_ENTRIES;
+        global_conf.cache_entry_size = DEFAULT_CACHE_ENTRY_SIZE;
+    }
+    c->clock_skew = NSSO_UNSET;
+    c->samesite = NSSO_UNSET;
+    c->ssl_verify = NSSO_UNSET;
+    c->http_timeout = NSSO_UNSET;
+    c->state_timeout = NSSO_UNSET;
+    c->max_state_cookies = NSSO_UNSET;
+    c->jwks_refetch = NSSO_UNSET;
+    return c;
+}
+
+#define MERGE_PTR(f) m->f = add->f ? add->f : base->f
+#define MERGE_INT(f) m->f = add->f != NSSO_UNSET ? add->f : base->f
+
+void *nsso_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const nsso_srv_conf *base = basev, *add = addv;
+    nsso_srv_conf *m = apr_pcalloc(p, sizeof(*m));
+
+    MERGE_PTR(auth_url);
+    MERGE_PTR(internal_url);
+    MERGE_PTR(client_id);
+    MERGE_PTR(client_secret);
+    MERGE_PTR(redirect_uri);
+    MERGE_PTR(issuer);
+    MERGE_PTR(algs);
+    MERGE_PTR(cookie_name);
+    MERGE_PTR(ca_file);
+    if (add->npassphrases) {
+        m->passphrases[0] = add->passphrases[0];
+        m->passphrases[1] = add->passphrases[1];
+        m->npassphrases = add->npassphrases;
+    } else {
+        m->passphrases[0] = base->passphrases[0];
+        m->passphrases[1] = base->passphrases[1];
+        m->npassphrases = base->npassphrases;
+    }
+    MERGE_INT(clock_skew);
+    MERGE_INT(samesite);
+    MERGE_INT(ssl_verify);
+    MERGE_INT(http_timeout);
+    MERGE_INT(state_timeout);
+    MERGE_INT(max_state_cookies);
+    MERGE_INT(jwks_refetch);
+    m->any_set = add->any_set || base->any_set;
+    return m;
+}
+
+/* ---- effective values ------------------------------------------------- */
+
+const char *nsso_conf_internal_url(const nsso_srv_conf *c)
+{
+    return c->internal_url ? c->internal_url : c->auth_url;
+}
+
+const char *nsso_conf_issuer(apr_pool_t *p, const nsso_srv_conf *c)
+{
+    return c->issuer ? c->issuer : apr_pstrcat(p, c->auth_url, "/issuer", NULL);
+}
+
+const char *nsso_conf_redirect_path(apr_pool_t *p, const nsso_srv_conf *c)
+{
+    const char *r = c->redirect_uri ? c->redirect_uri : DEFAULT_REDIRECT_URI;
+    apr_uri_t u;
+
+    if (r[0] == '/')
+        return r;
+    if (apr_uri_parse(p, r, &u) != APR_SUCCESS || !u.path)
+        return DEFAULT_REDIRECT_URI; /* unreachable: checked at parse time */
+    return u.path;
+}
+
+void nsso_conf_http_opts(const nsso_srv_conf *c, nsso_http_opts_t *opts)
+{
+    opts->timeout_ms = 1000L * (c->http_timeout != NSSO_UNSET
+                                ? c->http_timeout : DEFAULT_HTTP_TIMEOUT);
+    opts->ssl_verify = c->ssl_verify != 0;
+    opts->ca_file = c->ca_file;
+}
+
+int nsso_conf_state_timeout(const nsso_srv_conf *c)
+{
+    return c->state_timeout != NSSO_UNSET ? c->state_timeout : DEFAULT_STATE_TIMEOUT;
+}
+
+int nsso_conf_max_state_cookies(const nsso_srv_conf *c)
+{
+    return c->max_state_cookies != NSSO_UNSET ? c->max_state_cookies
+                                              : DEFAULT_MAX_STATE_COOKIES;
+}
+
+int nsso_conf_clock_skew(const nsso_srv_conf *c)
+{
+    return c->clock_skew != NSSO_UNSET ? c->clock_skew : DEFAULT_CLOCK_SKEW;
+}
+
+int nsso_conf_jwks_refetch(const nsso_srv_conf *c)
+{
+    return c->jwks_refetch != NSSO_UNSET ? c->jwks_refetch : DEFAULT_JWKS_REFETCH;
+}
+
+const char *nsso_conf_cookie_name(const nsso_srv_conf *c)
+{
+    return c->cookie_name ? c->cookie_name : DEFAULT_COOKIE_NAME;
+}
+
+nsso_samesite_t nsso_conf_samesite(const nsso_srv_conf *c)
+{
+    return c->samesite != NSSO_UNSET ? (nsso_samesite_t)c->samesite
+                                     : NSSO_SAMESITE_LAX;
+}
+
+/* ---- value parsers ---------------------------------------------------- */
+
+static nsso_srv_conf *cmd_conf(cmd_parms *cmd)
+{
+    nsso_srv_conf *c = nsso_srv(cmd->server);
+    c->any_set = 1;
+    return c;
+}
+
+static const char *fail(cmd_parms *cmd, const char *why)
+{
+    return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive, why);
+}
+
+static int has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if (iscntrl((unsigned char)*s) || *s == ' ')
+            return 1;
+    return 0;
+}
+
+/* An absolute http(s) URL with a host and no query or fragment. */
+static const char *parse_base_url(cmd_parms *cmd, const char *arg, const char **out)
+{
+    apr_uri_t u;
+    apr_size_t n;
+    char *v;
+
+    if (has_ctl(arg))
+        return fail(cmd, "the URL contains spaces or control characters");
+    if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname)
+        return fail(cmd, apr_psprintf(cmd->pool,
+                    "'%s' is not an absolute URL such as https://sign-in.hmpps.service.justice.gov.uk/auth", arg));
+    if (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http"))
+        return fail(cmd, "only http:// and https:// URLs are supported");
+    if (u.query || u.fragment || u.user || u.password)
+        return fail(cmd, "the URL must not carry a query, fragment or user name");
+    v = apr_pstrdup(cmd->pool, arg);
+    n = strlen(v);
+    while (n > 0 && v[n - 1] == '/')
+        v[--n] = '\0';
+    *out = v;
+    return NULL;
+}
+
+static const char *parse_int(cmd_parms *cmd, const char *arg, long lo, long hi, int *out)
+{
+    char *end;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || v < lo || v > hi)
+        return fail(cmd, apr_psprintf(cmd->pool,
+                    "'%s' is not a whole number from %ld to %ld", arg, lo, hi));
+    *out = (int)v;
+    return NULL;
+}
+
+/* ---- directive handlers ----------------------------------------------- */
+
+static const char *set_auth_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_base_url(cmd, arg, &cmd_conf(cmd)->auth_url);
+}
+
+static const char *set_internal_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_base_url(cmd, arg, &cmd_conf(cmd)->internal_url);
+}
+
+static const char *set_client_id(cmd_parms *cmd, void *d, const char *arg)
+{
+    if (!*arg || has_ctl(arg) || strchr(arg, ':'))
+        return fail(cmd, "the client id must be non-empty, without spaces, control characters or ':'");
+    cmd_conf(cmd)->client_id = arg;
+    return NULL;
+}
+
+static const char *resolve(cmd_parms *cmd, const char *arg, const char **out)
+{
+    const char *err = NULL;
+    const char *v = nsso_resolve_secret(cmd->pool, arg, &err);
+
+    if (!v)
+        return fail(cmd, err ? err : "empty value");
+    *out = v;
+    return NULL;
+}
+
+static const char *set_client_secret(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *v = NULL, *err = resolve(cmd, arg, &v);
+
+    if (err)
+        return err;
+    if (has_ctl(v))
+        return fail(cmd, "the client secret contains spaces or control characters");
+    cmd_conf(cmd)->client_secret = v;
+    return NULL;
+}
+
+static const char *set_redirect_uri(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_uri_t u;
+
+    if (has_ctl(arg))
+        return fail(cmd, "contains spaces or control characters");
+    if (arg[0] == '/') {
+        if (arg[1] == '/' || arg[1] == '\\' || strchr(arg, '?') || strchr(arg, '#'))
+            return fail(cmd, "a path must start with a single '/' and carry no query or fragment");
+    } else if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme
+               || !u.hostname || !u.path || u.query || u.fragment
+               || (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http"))) {
+        return fail(cmd, "must be a path such as /nomis-sso/callback or an absolute "
+                         "http(s) URL with a path and no query");
+    }
+    cmd_conf(cmd)->redirect_uri = arg;
+    return NULL;
+}
+
+static const char *set_passphrase(cmd_parms *cmd, void *d, const char *a1, const char *a2)
+{
+    nsso_srv_conf *c = cmd_conf(cmd);
+    const char *args[2] = { a1, a2 };
+    int i;
+
+    for (i = 0; i < 2 && args[i]; i++) {
+        const char *v = NULL, *err = resolve(cmd, args[i], &v);
+        if (err)
+            return err;
+        if (strlen(v) < MIN_PASSPHRASE_LEN)
+            return fail(cmd, apr_psprintf(cmd->pool,
+                        "passphrase %d is shorter than %d characters", i + 1,
+                        MIN_PASSPHRASE_LEN));
+        c->passphrases[i] = v;
+    }
+    c->npassphrases = i;
+    return NULL;
+}
+
+static const char *set_issuer(cmd_parms *cmd, void *d, const char *arg)
+{
+    if (!*arg || has_ctl(arg))
+        return fail(cmd, "the issuer must be non-empty, without spaces or control characters");
+    cmd_conf(cmd)->issuer = arg;
+    return NULL;
+}
+
+static const char *set_algs(cmd_parms *cmd, void *d, const char *arg)
+{
+    static const char *const ok[] = { "RS256", "RS384", "RS512",
+                                      "PS256", "PS384", "PS512", NULL };
+    nsso_srv_conf *c = cmd_conf(cmd);
+    int i;
+
+    for (i = 0; ok[i]; i++)
+        if (!strcmp(ok[i], arg))
+            break;
+    if (!ok[i])
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not an RSA signature algorithm "
+                    "(RS256 RS384 RS512 PS256 PS384 PS512); 'none' and HMAC are never accepted", arg));
+    if (!c->algs)
+        c->algs = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(c->algs, const char *) = ok[i];
+    return NULL;
+}
+
+static const char *set_clock_skew(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 0, 600, &cmd_conf(cmd)->clock_skew);
+}
+
+static const char *set_http_timeout(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 1, 300, &cmd_conf(cmd)->http_timeout);
+}
+
+static const char *set_state_timeout(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 30, 3600, &cmd_conf(cmd)->state_timeout);
+}
+
+static const char *set_max_state_cookies(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 1, 20, &cmd_conf(cmd)->max_state_cookies);
+}
+
+static const char *set_jwks_refetch(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 1, 3600, &cmd_conf(cmd)->jwks_refetch);
+}
+
+static const char *global_only(cmd_parms *cmd)
+{
+    return ap_check_cmd_context(cmd, GLOBAL_ONLY);
+}
+
+static const char *set_cache_entries(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = global_only(cmd);
+    return err ? err : parse_int(cmd, arg, 16, 10000000, &global_conf.cache_entries);
+}
+
+static const char *set_cache_entry_size(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = global_only(cmd);
+    return err ? err : parse_int(cmd, arg, 1024, 1048576, &global_conf.cache_entry_size);
+}
+
+static const char *set_cookie_name(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *s;
+
+    if (!*arg || strlen(arg) > 64)
+        return fail(cmd, "the cookie name must be 1 to 64 characters");
+    for (s = arg; *s; s++)
+        if (!apr_isalnum(*s) && *s != '_' && *s != '-')
+            return fail(cmd, "the cookie name may only use letters, digits, '_' and '-'");
+    cmd_conf(cmd)->cookie_name = arg;
+    return NULL;
+}
+
+static const char *set_samesite(cmd_parms *cmd, void *d, const char *arg)
+{
+    nsso_srv_conf *c = cmd_conf(cmd);
+
+    if (!strcasecmp(arg, "Lax"))
+        c->samesite = NSSO_SAMESITE_LAX;
+    else if (!strcasecmp(arg, "Strict"))
+        c->samesite = NSSO_SAMESITE_STRICT;
+    else if (!strcasecmp(arg, "None"))
+        c->samesite = NSSO_SAMESITE_NONE;
+    else
+        return fail(cmd, "must be Lax, Strict or None");
+    return NULL;
+}
+
+static const char *set_ssl_verify(cmd_parms *cmd, void *d, int flag)
+{
+    cmd_conf(cmd)->ssl_verify = flag;
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_finfo_t fi;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG)
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a readable file", arg));
+    cmd_conf(cmd)->ca_file = path;
+    return NULL;
+}
+
+const command_rec nsso_directives[] = {
+    AP_INIT_TAKE1("NomisSSOAuthURL", set_auth_url, NULL, RSRC_CONF,
+        "HMPPS Auth base URL the browser is sent to, ending in /auth"),
+    AP_INIT_TAKE1("NomisSSOAuthInternalURL", set_internal_url, NULL, RSRC_CONF,
+        "HMPPS Auth base URL for server-to-server calls (default: NomisSSOAuthURL)"),
+    AP_INIT_TAKE1("NomisSSOClientID", set_client_id, NULL, RSRC_CONF,
+        "OAuth2 client id registered with HMPPS Auth"),
+    AP_INIT_TAKE1("NomisSSOClientSecret", set_client_secret, NULL, RSRC_CONF,
+        "OAuth2 client secret: a literal, env:NAME or file:/path"),
+    AP_INIT_TAKE1("NomisSSORedirectURI", set_redirect_uri, NULL, RSRC_CONF,
+        "path or absolute URL of the module's OAuth2 callback (default /nomis-sso/callback)"),
+    AP_INIT_TAKE12("NomisSSOCryptoPassphrase", set_passphrase, NULL, RSRC_CONF,
+        "passphrase for cookie encryption (literal, env:NAME or file:/path); "
+        "a second one is still accepted for decryption during rollover"),
+    AP_INIT_TAKE1("NomisSSOIssuer", set_issuer, NULL, RSRC_CONF,
+        "expected 'iss' of access tokens (default <NomisSSOAuthURL>/issuer)"),
+    AP_INIT_ITERATE("NomisSSOTokenAlgorithms", set_algs, NULL, RSRC_CONF,
+        "accepted token signature algorithms (default RS256)"),
+    AP_INIT_TAKE1("NomisSSOClockSkew", set_clock_skew, NULL, RSRC_CONF,
+        "seconds of clock difference tolerated on exp/nbf/iat (default 30)"),
+    AP_INIT_TAKE1("NomisSSOSessionCacheEntries", set_cache_entries, NULL, RSRC_CONF,
+        "number of sessions the shared-memory store holds (default 10000)"),
+    AP_INIT_TAKE1("NomisSSOSessionCacheEntrySize", set_cache_entry_size, NULL, RSRC_CONF,
+        "bytes per session in the shared-memory store (default 8192)"),
+    AP_INIT_TAKE1("NomisSSOCookieName", set_cookie_name, NULL, RSRC_CONF,
+        "name of the session cookie (default nomis_sso_session)"),
+    AP_INIT_TAKE1("NomisSSOCookieSameSite", set_samesite, NULL, RSRC_CONF,
+        "SameSite attribute of the session cookie: Lax (default), Strict or None"),
+    AP_INIT_FLAG("NomisSSOSSLVerify", set_ssl_verify, NULL, RSRC_CONF,
+        "verify HMPPS Auth's TLS certificate (default On)"),
+    AP_INIT_TAKE1("NomisSSOCACertificateFile", set_ca_file, NULL, RSRC_CONF,
+        "CA bundle for HMPPS Auth's TLS certificate (default: the system store)"),
+    AP_INIT_TAKE1("NomisSSOHTTPTimeout", set_http_timeout, NULL, RSRC_CONF,
+        "seconds allowed for one call to HMPPS Auth (default 10)"),
+    AP_INIT_TAKE1("NomisSSOStateTimeout", set_state_timeout, NULL, RSRC_CONF,
+        "seconds a sign-in may take before its state expires (default 300)"),
+    AP_INIT_TAKE1("NomisSSOStateCookieLimit", set_max_state_cookies, NULL, RSRC_CONF,
+        "sign-ins that may be in progress at once per browser (default 5)"),
+    AP_INIT_TAKE1("NomisSSOJWKSRefetchInterval", set_jwks_refetch, NULL, RSRC_CONF,
+        "least seconds between JWKS refetches caused by an unknown key id (default 10)"),
+    { NULL }
+};
+
+/* ---- start-up check ----------------------------------------------------- */
+
+/* The server a config-tree node belongs to: its enclosing <VirtualHost>,
+ * matched on file and line, else the main server. */
+static server_rec *node_server(const ap_directive_t *n, server_rec *main_s)
+{
+    const ap_directive_t *v;
+    server_rec *s;
+
+    for (v = n->parent; v; v = v->parent)
+        if (!strcasecmp(v->directive, "<VirtualHost"))
+            break;
+    if (!v)
+        return main_s;
+    for (s = main_s->next; s; s = s->next)
+        if (s->defn_line_number == (unsigned)v->line_num && s->defn_name
+            && v->filename && !strcmp(s->defn_name, v->filename))
+            return s;
+    return main_s;
+}
+
+static void mark_authtype_users(const ap_directive_t *n, server_rec *main_s,
+                                apr_hash_t *users)
+{
+    for (; n; n = n->next) {
+        if (!strcasecmp(n->directive, "AuthType") && n->args
+            && !strcasecmp(n->args, NSSO_AUTH_TYPE)) {
+            server_rec *s = node_server(n, main_s);
+            apr_hash_set(users, &s, sizeof(s), n);
+        }
+        if (n->first_child)
+            mark_authtype_users(n->first_child, main_s, users);
+    }
+}
+
+static const char *missing_directive(const nsso_srv_conf *c)
+{
+    if (!c->auth_url)
+        return "NomisSSOAuthURL";
+    if (!c->client_id)
+        return "NomisSSOClientID";
+    if (!c->client_secret)
+        return "NomisSSOClientSecret";
+    if (!c->npassphrases)
+        return "NomisSSOCryptoPassphrase";
+    return NULL;
+}
+
+int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                      server_rec *main_s)
+{
+    apr_hash_t *users = apr_hash_make(ptemp);
+    server_rec *s;
+    int rc = OK;
+
+    mark_authtype_users(ap_conftree, main_s, users);
+    for (s = main_s; s; s = s->next) {
+        const nsso_srv_conf *c = nsso_srv(s);
+        const ap_directive_t *use = apr_hash_get(users, &s, sizeof(s));
+        const char *missing;
+
+        if (!use && !c->any_set)
+            continue;
+        missing = missing_directive(c);
+        if (!missing)
+            continue;
+        if (use)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "%s is required: 'AuthType nomis-sso' is used at %s:%d "
+                         "but %s is not set for this server (%s:%d)",
+                         missing, use->filename, use->line_num, missing,
+                         s->defn_name ? s->defn_name : "main", s->defn_line_number);
+        else
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "%s is required: other NomisSSO* directives are set for "
+                         "this server (%s:%d) but %s is not", missing,
+                         s->defn_name ? s->defn_name : "main", s->defn_line_number,
+                         missing);
+        rc = !OK;
+    }
+    return rc;
+}

@@ -1,0 +1,81 @@
+/* config.h - mod_nomis_sso's configuration: per-server (virtual host)
+ * settings from the NomisSSO* directives, their defaults and merging, the
+ * directive table, and the start-up validation that makes a broken setup
+ * fail `apachectl configtest` with the directive named. */
+#ifndef NSSO_CONFIG_H
+#define NSSO_CONFIG_H
+
+#include "nsso.h"
+#include <apr_tables.h>
+#include "cookie.h"
+#include "crypto.h"
+#include "http.h"
+#include "jwt.h"
+#include "store.h"
+
+#define NSSO_UNSET -1
+
+typedef struct {
+    /* where the directive values came from, to name them in errors */
+    const char *auth_url;          /* browser-facing base, no trailing '/' */
+    const char *internal_url;      /* server-to-server base; NULL: auth_url */
+    const char *client_id;
+    const char *client_secret;     /* resolved */
+    const char *redirect_uri;      /* path or absolute URL */
+    const char *passphrases[2];    /* resolved */
+    int npassphrases;
+    const char *issuer;            /* NULL: <auth_url>/issuer */
+    apr_array_header_t *algs;      /* allowed JWS algs; NULL: RS256 */
+    int clock_skew;                /* seconds */
+    const char *cookie_name;
+    int samesite;                  /* nsso_samesite_t, NSSO_UNSET */
+    int ssl_verify;                /* NSSO_UNSET / 0 / 1 */
+    int http_timeout;              /* seconds */
+    int state_timeout;             /* seconds a login may take */
+    int max_state_cookies;
+    int jwks_refetch;              /* seconds between unknown-kid refetches */
+    const char *ca_file;
+    int any_set;                   /* some NomisSSO* directive appears here */
+
+    /* built in post_config / child_init */
+    nsso_crypto *crypto;
+    nsso_jwks_cache *jwks;         /* per child process */
+} nsso_srv_conf;
+
+/* Global (main server only) settings. */
+typedef struct {
+    int cache_entries;
+    int cache_entry_size;
+} nsso_global_conf;
+
+extern const command_rec nsso_directives[];
+
+void *nsso_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *nsso_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+
+nsso_global_conf *nsso_global(void);
+
+/* Effective values (defaults applied). */
+const char *nsso_conf_internal_url(const nsso_srv_conf *c);
+const char *nsso_conf_issuer(apr_pool_t *p, const nsso_srv_conf *c);
+const char *nsso_conf_redirect_path(apr_pool_t *p, const nsso_srv_conf *c);
+void nsso_conf_http_opts(const nsso_srv_conf *c, nsso_http_opts_t *opts);
+nsso_samesite_t nsso_conf_samesite(const nsso_srv_conf *c);
+int nsso_conf_state_timeout(const nsso_srv_conf *c);
+int nsso_conf_max_state_cookies(const nsso_srv_conf *c);
+int nsso_conf_clock_skew(const nsso_srv_conf *c);
+int nsso_conf_jwks_refetch(const nsso_srv_conf *c);
+const char *nsso_conf_cookie_name(const nsso_srv_conf *c);
+
+/* check_config: every server that uses the module (AuthType nomis-sso in
+ * its scope, or any NomisSSO* directive) must have the required directives.
+ * Logs the error naming the directive and returns !OK. */
+int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                      server_rec *s);
+
+static inline nsso_srv_conf *nsso_srv(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &nomis_sso_module);
+}
+
+#endif

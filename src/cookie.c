@@ -1,0 +1,265 @@
+/* cookie.c - owns cookie syntax (RFC 6265): splitting a Cookie request
+ * header into name/value pairs without trusting anything about it, looking
+ * a name up (reporting duplicates, which may be an injection attempt), and
+ * building Set-Cookie values that can never smuggle a header break. */
+#include "cookie.h"
+
+#include <string.h>
+
+#include <apr_strings.h>
+
+/* ---- syntax -------------------------------------------------------------- */
+
+static int is_ctl(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+/* RFC 7230 tchar. */
+static int is_tchar(unsigned char c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+        return 1;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* RFC 6265 cookie-octet: visible ASCII except DQUOTE, ',', ';' and '\'. */
+static int is_cookie_octet(unsigned char c)
+{
+    return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a)
+           || (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
+}
+
+static int name_ok_n(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len == 0)
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (!is_tchar((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+int nsso_cookie_name_ok(const char *s)
+{
+    return s != NULL && name_ok_n(s, strlen(s));
+}
+
+int nsso_cookie_value_ok(const char *s)
+{
+    apr_size_t i, len;
+
+    if (s == NULL)
+        return 0;
+    len = strlen(s);
+    if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+        s++;
+        len -= 2;
+    }
+    for (i = 0; i < len; i++) {
+        if (!is_cookie_octet((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Narrow [*b, *e) by leading and trailing spaces/tabs. */
+static void trim(const char **b, const char **e)
+{
+    while (*b < *e && is_ows(**b))
+        (*b)++;
+    while (*e > *b && is_ows((*e)[-1]))
+        (*e)--;
+}
+
+static int has_ctl(const char *s, const char *e)
+{
+    for (; s < e; s++) {
+        if (is_ctl((unsigned char)*s))
+            return 1;
+    }
+    return 0;
+}
+
+/* One "name=value" piece of the header; appended when well-formed. */
+static void parse_pair(apr_pool_t *p, apr_array_header_t *out,
+                       const char *b, const char *e)
+{
+    const char *eq = memchr(b, '=', (apr_size_t)(e - b));
+    const char *nb = b, *ne, *vb, *ve;
+    nsso_cookie_t *ck;
+
+    if (eq == NULL)
+        return;
+    ne = eq;
+    vb = eq + 1;
+    ve = e;
+    trim(&nb, &ne);
+    trim(&vb, &ve);
+    if (!name_ok_n(nb, (apr_size_t)(ne - nb)) || has_ctl(vb, ve))
+        return;
+    if (ve - vb >= 2 && vb[0] == '"' && ve[-1] == '"') {
+        vb++;
+        ve--;
+    }
+    ck = apr_array_push(out);
+    ck->name = apr_pstrmemdup(p, nb, (apr_size_t)(ne - nb));
+    ck->value = apr_pstrmemdup(p, vb, (apr_size_t)(ve - vb));
+}
+
+apr_array_header_t *nsso_cookie_parse(apr_pool_t *p, const char *header)
+{
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(nsso_cookie_t));
+    const char *pos, *end;
+
+    if (header == NULL)
+        return out;
+    end = header + strlen(header);
+    /* ';' separates pairs; ',' separates joined headers (never legal in a
+     * cookie-value either). */
+    for (pos = header; pos < end;) {
+        apr_size_t n = strcspn(pos, ";,");
+        parse_pair(p, out, pos, pos + n);
+        pos += n;
+        if (pos < end)
+            pos++;
+    }
+    return out;
+}
+
+const char *nsso_cookie_get(const apr_array_header_t *cookies,
+                            const char *name, int *count)
+{
+    const nsso_cookie_t *ck;
+    const char *found = NULL;
+    int i, n = 0;
+
+    if (count != NULL)
+        *count = 0;
+    if (cookies == NULL || name == NULL)
+        return NULL;
+    ck = (const nsso_cookie_t *)cookies->elts;
+    for (i = 0; i < cookies->nelts; i++) {
+        if (strcmp(ck[i].name, name) == 0) {
+            if (n++ == 0)
+                found = ck[i].value;
+        }
+    }
+    if (count != NULL)
+        *count = n;
+    return found;
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+/* Path attribute value: any CHAR except CTLs and ';' (RFC 6265 4.1.1). */
+static int path_ok(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (is_ctl(c) || c == ';' || c >= 0x80)
+            return 0;
+    }
+    return 1;
+}
+
+/* Domain attribute value: optional leading '.', then LDH labels. */
+static int domain_ok(const char *s)
+{
+    apr_size_t label = 0;
+
+    if (s == NULL)
+        return 0;
+    if (*s == '.')
+        s++;
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '.') {
+            if (label == 0)
+                return 0;
+            label = 0;
+        }
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                 || (c >= '0' && c <= '9') || c == '-') {
+            if (++label > 63)
+                return 0;
+        }
+        else {
+            return 0;
+        }
+    }
+    return label > 0;
+}
+
+static const char *samesite_attr(nsso_samesite_t s)
+{
+    switch (s) {
+    case NSSO_SAMESITE_LAX:
+        return "; SameSite=Lax";
+    case NSSO_SAMESITE_STRICT:
+        return "; SameSite=Strict";
+    case NSSO_SAMESITE_NONE:
+        return "; SameSite=None";
+    case NSSO_SAMESITE_NONE_SET:
+    default:
+        return "";
+    }
+}
+
+/* The __Host- / __Secure- name prefixes carry requirements browsers enforce
+ * by dropping the cookie; refuse rather than emit one that would vanish. */
+static int prefix_rules_ok(const char *name, const nsso_cookie_opts_t *o,
+                           const char *path, int secure)
+{
+    if (strncmp(name, "__Host-", 7) == 0)
+        return secure && o->domain == NULL && strcmp(path, "/") == 0;
+    if (strncmp(name, "__Secure-", 9) == 0)
+        return secure;
+    return 1;
+}
+
+char *nsso_cookie_build(apr_pool_t *p, const char *name, const char *value,
+                        const nsso_cookie_opts_t *opts)
+{
+    static const nsso_cookie_opts_t defaults = {
+        "/", NULL, -1, 1, 1, NSSO_SAMESITE_LAX
+    };
+    const nsso_cookie_opts_t *o = opts ? opts : &defaults;
+    const char *path = o->path ? o->path : "/";
+    const char *age = "";
+    int secure;
+
+    if (!nsso_cookie_name_ok(name) || !nsso_cookie_value_ok(value))
+        return NULL;
+    if (strlen(name) + strlen(value) > NSSO_COOKIE_MAX_SIZE)
+        return NULL;
+    if (!path_ok(path) || (o->domain != NULL && !domain_ok(o->domain)))
+        return NULL;
+    /* Browsers drop SameSite=None cookies that are not Secure. */
+    secure = o->secure || o->samesite == NSSO_SAMESITE_NONE;
+    if (!prefix_rules_ok(name, o, path, secure))
+        return NULL;
+    if (o->max_age == 0)
+        age = "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
+    else if (o->max_age > 0)
+        age = apr_psprintf(p, "; Max-Age=%ld", o->max_age);
+    return apr_pstrcat(p, name, "=", value, "; Path=", path,
+                       o->domain ? "; Domain=" : "", o->domain ? o->domain : "",
+                       age, o->httponly ? "; HttpOnly" : "",
+                       secure ? "; Secure" : "", samesite_attr(o->samesite),
+                       NULL);
+}

@@ -1,0 +1,215 @@
+/* http.c - libcurl wrapper for the module's calls to HMPPS Auth. Every
+ * request is bounded in time and in response size, follows no redirects,
+ * speaks only http/https, and never installs signal handlers (threads). */
+#include "http.h"
+
+#include <apr_strings.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef NSSO_VERSION
+#define NSSO_VERSION "dev"
+#endif
+
+typedef struct {
+    apr_pool_t *p;
+    char *buf;
+    apr_size_t len, cap;
+    int too_large;
+    nsso_http_response_t *resp;
+} body_ctx;
+
+apr_status_t nsso_http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? APR_SUCCESS : APR_EGENERAL;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    body_ctx *b = userdata;
+    apr_size_t n = size * nmemb;
+
+    if (b->len + n > NSSO_HTTP_MAX_BODY) {
+        b->too_large = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (b->len + n + 1 > b->cap) {
+        apr_size_t cap = b->cap ? b->cap : 4096;
+        char *nb;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        nb = apr_palloc(b->p, cap);
+        if (b->len)
+            memcpy(nb, b->buf, b->len);
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return n;
+}
+
+/* Cache-Control: max-age=N -> N seconds (as apr interval). */
+static void parse_cache_control(const char *v, nsso_http_response_t *resp)
+{
+    const char *m = v;
+
+    while ((m = strstr(m, "max-age")) != NULL) {
+        const char *q = m + 7;
+        char *end;
+        apr_int64_t secs;
+        while (*q == ' ')
+            q++;
+        if (*q++ != '=') {
+            m += 7;
+            continue;
+        }
+        secs = apr_strtoi64(q, &end, 10);
+        if (end != q && secs >= 0 && secs < 10 * 365 * 86400)
+            resp->max_age = apr_time_from_sec(secs);
+        return;
+    }
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    body_ctx *b = userdata;
+    apr_size_t n = size * nmemb;
+    char *line = apr_pstrmemdup(b->p, data, n), *colon, *val;
+
+    colon = strchr(line, ':');
+    if (!colon)
+        return n;
+    *colon = '\0';
+    val = colon + 1;
+    while (*val == ' ' || *val == '\t')
+        val++;
+    val[strcspn(val, "\r\n")] = '\0';
+    if (!strcasecmp(line, "Cache-Control"))
+        parse_cache_control(val, b->resp);
+    else if (!strcasecmp(line, "Content-Type"))
+        b->resp->content_type = val;
+    return n;
+}
+
+static apr_status_t perform(apr_pool_t *p, CURL *curl, const nsso_http_opts_t *opts,
+                            const char *url, struct curl_slist *headers,
+                            nsso_http_response_t *resp, const char **err)
+{
+    body_ctx b = { p, NULL, 0, 0, 0, resp };
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURLcode rc;
+
+    memset(resp, 0, sizeof(*resp));
+    resp->max_age = -1;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, opts->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, opts->ssl_verify ? 1L : 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, opts->ssl_verify ? 2L : 0L);
+    if (opts->ca_file)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_file);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_nomis_sso/" NSSO_VERSION);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &b);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+
+    rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK) {
+        *err = b.too_large
+            ? apr_psprintf(p, "response from %s larger than %d bytes", url, NSSO_HTTP_MAX_BODY)
+            : apr_psprintf(p, "request to %s failed: %s", url,
+                           *errbuf ? errbuf : curl_easy_strerror(rc));
+        return APR_EGENERAL;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->body = b.buf ? b.buf : apr_pstrdup(p, "");
+    resp->len = b.len;
+    return APR_SUCCESS;
+}
+
+/* Append a header line; on failure the whole list is freed and *h is NULL. */
+static int add_header(struct curl_slist **h, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(*h, line);
+
+    if (!n) {
+        curl_slist_free_all(*h);
+        *h = NULL;
+        return -1;
+    }
+    *h = n;
+    return 0;
+}
+
+/* Run one request on a fresh easy handle and release everything. */
+static apr_status_t run(apr_pool_t *p, CURL *curl, const nsso_http_opts_t *opts,
+                        const char *url, struct curl_slist *h, int headers_ok,
+                        nsso_http_response_t *resp, const char **err)
+{
+    apr_status_t rv = APR_ENOMEM;
+
+    if (!headers_ok)
+        *err = "out of memory";
+    else
+        rv = perform(p, curl, opts, url, h, resp, err);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(curl);
+    return rv;
+}
+
+apr_status_t nsso_http_get(apr_pool_t *p, const nsso_http_opts_t *opts,
+                           const char *url, const char *bearer,
+                           nsso_http_response_t *resp, const char **err)
+{
+    CURL *curl = curl_easy_init();
+    struct curl_slist *h = NULL;
+    int ok;
+
+    if (!curl) {
+        *err = "curl_easy_init failed";
+        return APR_ENOMEM;
+    }
+    ok = !add_header(&h, "Accept: application/json")
+         && (!bearer || !add_header(&h, apr_pstrcat(p, "Authorization: Bearer ", bearer, NULL)));
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    return run(p, curl, opts, url, h, ok, resp, err);
+}
+
+apr_status_t nsso_http_post_form(apr_pool_t *p, const nsso_http_opts_t *opts,
+                                 const char *url, const char *form,
+                                 const char *basic_user, const char *basic_pass,
+                                 nsso_http_response_t *resp, const char **err)
+{
+    CURL *curl = curl_easy_init();
+    struct curl_slist *h = NULL;
+    int ok;
+
+    if (!curl) {
+        *err = "curl_easy_init failed";
+        return APR_ENOMEM;
+    }
+    ok = !add_header(&h, "Accept: application/json")
+         && !add_header(&h, "Content-Type: application/x-www-form-urlencoded");
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+    if (basic_user) {
+        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(curl, CURLOPT_USERNAME, basic_user);
+        curl_easy_setopt(curl, CURLOPT_PASSWORD, basic_pass ? basic_pass : "");
+    }
+    return run(p, curl, opts, url, h, ok, resp, err);
+}

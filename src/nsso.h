@@ -1,0 +1,16 @@
+/* nsso.h - what every httpd-facing file of mod_nomis_sso shares: the module
+ * record declaration (for APLOG_USE_MODULE and config lookups) and the
+ * export macro. Pure-logic files (libnsso) do not include this. */
+#ifndef NSSO_NSSO_H
+#define NSSO_NSSO_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#define NSSO_AUTH_TYPE "nomis-sso"
+#define NSSO_EXPORT __attribute__((visibility("default")))
+
+extern NSSO_EXPORT module AP_MODULE_DECLARE_DATA nomis_sso_module;
+
+#endif

@@ -1,0 +1,210 @@
+/* runtime.c - start-up and per-child state. The session store lives in an
+ * anonymous shared memory segment allocated from the *process* pool, not
+ * the configuration pool: graceful restarts re-read the configuration but
+ * re-attach to the same segment, so signed-in staff stay signed in. The
+ * segment is only recreated when its geometry (entries, entry size)
+ * changes. */
+#include "runtime.h"
+#include "store_shm.h"
+
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <util_mutex.h>
+#include <http_core.h>
+
+APLOG_USE_MODULE(nomis_sso);
+
+#define SHM_USERDATA_KEY "mod_nomis_sso:shm"
+#define JWKS_DEFAULT_MAX_AGE apr_time_from_sec(3600)
+
+/* Kept in the process pool's userdata across configuration cycles. */
+typedef struct {
+    apr_shm_t *shm;
+    apr_global_mutex_t *mutex;
+    apr_size_t entries, slot_size;
+} shm_holder;
+
+static nsso_store *session_store;
+static apr_global_mutex_t *store_mutex;
+
+nsso_store *nsso_runtime_store(void)
+{
+    return session_store;
+}
+
+int nsso_runtime_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    apr_status_t rv = ap_mutex_register(pconf, NSSO_SHM_MUTEX_TYPE, NULL,
+                                        APR_LOCK_DEFAULT, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_perror(APLOG_MARK, APLOG_CRIT, rv, plog,
+                      "mod_nomis_sso: cannot register the %s mutex type",
+                      NSSO_SHM_MUTEX_TYPE);
+        return !OK;
+    }
+    session_store = NULL;
+    return OK;
+}
+
+static int server_configured(const nsso_srv_conf *c)
+{
+    return c->auth_url && c->client_id && c->client_secret && c->npassphrases;
+}
+
+static shm_holder *holder_get(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, SHM_USERDATA_KEY, pp);
+    if (!v) {
+        v = apr_pcalloc(pp, sizeof(shm_holder));
+        apr_pool_userdata_set(v, SHM_USERDATA_KEY, apr_pool_cleanup_null, pp);
+    }
+    return v;
+}
+
+/* Create (or keep) the segment and mutex, then bind the store to it. */
+static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
+{
+    const nsso_global_conf *g = nsso_global();
+    shm_holder *h = holder_get(s);
+    apr_size_t size = nsso_shm_store_size(g->cache_entries, g->cache_entry_size);
+    apr_status_t rv;
+    int init = 0;
+
+    if (h->shm && (h->entries != (apr_size_t)g->cache_entries
+                   || h->slot_size != (apr_size_t)g->cache_entry_size)) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "session store geometry changed (NomisSSOSessionCacheEntries/"
+                     "NomisSSOSessionCacheEntrySize): existing sessions are dropped");
+        apr_shm_destroy(h->shm);
+        h->shm = NULL;
+    }
+    if (!h->mutex) {
+        rv = ap_global_mutex_create(&h->mutex, NULL, NSSO_SHM_MUTEX_TYPE, NULL,
+                                    s, s->process->pool, 0);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         "cannot create the session store mutex");
+            return rv;
+        }
+    }
+    for (;;) {
+        if (!h->shm) {
+            rv = apr_shm_create(&h->shm, size, NULL, s->process->pool);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                             "cannot create %" APR_SIZE_T_FMT " bytes of shared memory "
+                             "for the session store (NomisSSOSessionCacheEntries x "
+                             "NomisSSOSessionCacheEntrySize)", size);
+                return rv;
+            }
+            h->entries = g->cache_entries;
+            h->slot_size = g->cache_entry_size;
+            init = 1;
+        }
+        rv = nsso_shm_store_attach(pconf, apr_shm_baseaddr_get(h->shm), size,
+                                   h->entries, h->slot_size, h->mutex, init,
+                                   &session_store);
+        if (rv != APR_EMISMATCH || init)
+            break;
+        apr_shm_destroy(h->shm);
+        h->shm = NULL;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot initialise the session store");
+        return rv;
+    }
+    store_mutex = h->mutex;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 "session store: %d entries of %d bytes (%" APR_SIZE_T_FMT " bytes), %s",
+                 g->cache_entries, g->cache_entry_size, size,
+                 init ? "created" : "kept from the previous generation");
+    return APR_SUCCESS;
+}
+
+int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *main_s)
+{
+    server_rec *s;
+    int any = 0;
+    apr_status_t rv;
+
+    for (s = main_s; s; s = s->next) {
+        nsso_srv_conf *c = nsso_srv(s);
+        const char *err = NULL;
+
+        if (!server_configured(c))
+            continue;
+        rv = nsso_crypto_create(pconf, c->passphrases, c->npassphrases, &c->crypto, &err);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         "NomisSSOCryptoPassphrase: cannot derive keys: %s",
+                         err ? err : "unknown error");
+            return !OK;
+        }
+        any = 1;
+    }
+    if (!any)
+        return OK;
+    if (nsso_http_global_init() != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main_s, "libcurl initialisation failed");
+        return !OK;
+    }
+    return store_setup(pconf, main_s) == APR_SUCCESS ? OK : !OK;
+}
+
+/* JWKS fetch callback: GET <internal>/.well-known/jwks.json */
+static apr_status_t fetch_jwks(void *ctx, apr_pool_t *p, char **body,
+                               apr_size_t *len, apr_interval_time_t *max_age,
+                               const char **err)
+{
+    const nsso_srv_conf *c = ctx;
+    const char *url = apr_pstrcat(p, nsso_conf_internal_url(c),
+                                  "/.well-known/jwks.json", NULL);
+    nsso_http_opts_t opts;
+    nsso_http_response_t resp;
+
+    nsso_conf_http_opts(c, &opts);
+    if (nsso_http_get(p, &opts, url, NULL, &resp, err) != APR_SUCCESS)
+        return APR_EGENERAL;
+    if (resp.status != 200) {
+        *err = apr_psprintf(p, "JWKS at %s answered HTTP %ld", url, resp.status);
+        return APR_EGENERAL;
+    }
+    *body = resp.body;
+    *len = resp.len;
+    *max_age = resp.max_age;
+    return APR_SUCCESS;
+}
+
+void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
+{
+    server_rec *s;
+    apr_status_t rv;
+
+    if (store_mutex) {
+        rv = apr_global_mutex_child_init(&store_mutex,
+                                         apr_global_mutex_lockfile(store_mutex),
+                                         pchild);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s,
+                         "cannot attach to the session store mutex in this child");
+    }
+    for (s = main_s; s; s = s->next) {
+        nsso_srv_conf *c = nsso_srv(s);
+        if (!c->crypto)
+            continue;
+        rv = nsso_jwks_cache_create(pchild, fetch_jwks, c, JWKS_DEFAULT_MAX_AGE,
+                                    apr_time_from_sec(nsso_conf_jwks_refetch(c)),
+                                    &c->jwks);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot create the JWKS cache");
+    }
+}
+
+int nsso_runtime_ready(const nsso_srv_conf *c)
+{
+    return c->crypto && c->jwks && session_store;
+}

@@ -1,0 +1,55 @@
+/* session.h - a signed-in user's session as kept in the session store: who
+ * they are (from the validated access token), their roles, the tokens, and
+ * its lifetimes; plus its compact JSON form. Pure logic (APR, jansson). */
+#ifndef NSSO_SESSION_H
+#define NSSO_SESSION_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <apr_tables.h>
+#include "jwt.h"
+
+/* Session ids: 256 random bits, base64url (43 chars). */
+#define NSSO_SESSION_ID_BYTES 32
+#define NSSO_SESSION_ID_LEN 43
+
+typedef struct {
+    const char *user;          /* user_name, else sub */
+    const char *name;
+    const char *auth_source;
+    const char *client_id;
+    const char *user_id;
+    const char *jti;
+    const char *caseload;      /* active caseload, may be NULL */
+    apr_array_header_t *roles; /* "ROLE_..." as issued */
+    apr_array_header_t *scope;
+    const char *access_token;
+    const char *refresh_token; /* may be NULL */
+    apr_int64_t expires;       /* access token exp, seconds since epoch */
+    apr_int64_t created;       /* seconds since epoch */
+    apr_int64_t last_access;   /* seconds since epoch */
+} nsso_session_t;
+
+/* A session from verified claims and the token response; NULL when the
+ * claims name no user (neither user_name nor sub). */
+nsso_session_t *nsso_session_from_claims(apr_pool_t *p,
+                                         const nsso_claims_t *claims,
+                                         const char *access_token,
+                                         const char *refresh_token,
+                                         apr_int64_t now);
+
+/* Compact JSON (allocated from p). */
+apr_status_t nsso_session_serialize(apr_pool_t *p, const nsso_session_t *s,
+                                    char **json, apr_size_t *len);
+/* Strict parse: wrong version, wrong types or missing fields fail. */
+apr_status_t nsso_session_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                nsso_session_t **out, const char **err);
+
+/* 1 if id has the exact shape of a session id (43 base64url chars). */
+int nsso_session_id_ok(const char *id);
+/* A fresh random id; NULL if the random generator fails. */
+const char *nsso_session_id_new(apr_pool_t *p);
+/* Store key of a session id ("s:" + id). */
+const char *nsso_session_key(apr_pool_t *p, const char *id);
+
+#endif

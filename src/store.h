@@ -1,0 +1,62 @@
+/* store.h - the session store interface. Request code only ever talks to a
+ * store through these four operations, so other backends (socache: redis,
+ * memcache) can be added without touching it. Keys are short printable
+ * strings (<= NSSO_STORE_MAX_KEY bytes); values are opaque bytes. */
+#ifndef NSSO_STORE_H
+#define NSSO_STORE_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <apr_time.h>
+
+#define NSSO_STORE_MAX_KEY 64
+
+/* Distinct status codes callers act on (besides APR_SUCCESS):
+ *   APR_NOTFOUND  - no live entry under the key (get, del)
+ *   APR_ENOSPC    - the value is larger than one slot can hold (set)
+ *   APR_EINVAL    - key too long or empty */
+
+typedef struct {
+    apr_size_t capacity;      /* slots */
+    apr_size_t slot_size;     /* max value bytes per slot */
+    apr_size_t live;          /* live entries now */
+    apr_uint64_t gets, hits, sets, deletes;
+    apr_uint64_t expired;     /* entries dropped because their expiry passed */
+    apr_uint64_t evicted;     /* live entries dropped to make room (LRU) */
+    apr_uint64_t too_large;   /* sets refused because the value was too big */
+} nsso_store_stats_t;
+
+typedef struct nsso_store nsso_store;
+
+typedef struct {
+    const char *name;
+    /* Copy of the value into p (NUL-terminated, not counted in *len). */
+    apr_status_t (*get)(nsso_store *s, apr_pool_t *p, const char *key,
+                        char **val, apr_size_t *len);
+    /* Insert or replace; expiry is an absolute apr_time_t. *evicted_live is
+     * set to 1 when a live entry had to be evicted to make room (may be NULL). */
+    apr_status_t (*set)(nsso_store *s, const char *key, const void *val,
+                        apr_size_t len, apr_time_t expiry, int *evicted_live);
+    apr_status_t (*del)(nsso_store *s, const char *key);
+    apr_status_t (*stats)(nsso_store *s, nsso_store_stats_t *out);
+} nsso_store_ops;
+
+struct nsso_store {
+    const nsso_store_ops *ops;
+    void *impl;
+};
+
+static inline apr_status_t nsso_store_get(nsso_store *s, apr_pool_t *p,
+                                          const char *key, char **val,
+                                          apr_size_t *len)
+{ return s->ops->get(s, p, key, val, len); }
+static inline apr_status_t nsso_store_set(nsso_store *s, const char *key,
+                                          const void *val, apr_size_t len,
+                                          apr_time_t expiry, int *evicted_live)
+{ return s->ops->set(s, key, val, len, expiry, evicted_live); }
+static inline apr_status_t nsso_store_del(nsso_store *s, const char *key)
+{ return s->ops->del(s, key); }
+static inline apr_status_t nsso_store_stats(nsso_store *s, nsso_store_stats_t *out)
+{ return s->ops->stats(s, out); }
+
+#endif

@@ -1,0 +1,890 @@
+/* store_shm.c - owns the embedded shared-memory session store: the segment
+ * layout, SipHash-2-4, the hash index, the free and LRU lists, expiry and
+ * eviction, the consistency checker, and the nsso_store ops table over it.
+ *
+ * Layout of the segment (every region 8-byte aligned, base included):
+ *
+ *   shm_hdr                         152 bytes, once
+ *   apr_uint32_t bucket[nbuckets]   nbuckets = 2 * entries rounded up to 2^k
+ *   apr_int64_t expiry[entries]     per slot; APR_INT64_MAX while free
+ *   slot[entries]                   shm_slot (104 bytes) + slot_size value
+ *                                   bytes, padded to a multiple of 8
+ *
+ * Overhead per slot: 104 bytes of slot header, 8 bytes of expiry, 8 to 16
+ * bytes of bucket array (2 to 4 buckets of 4 bytes) and at most 7 bytes of
+ * padding; plus 152 bytes once. At 4 KB values that is about 3% on top of
+ * entries * slot_size. Expiries sit apart from the slots so that the expiry
+ * sweep reads one dense array instead of one cache line per slot.
+ *
+ * Nothing inside the segment is a pointer: links are 32-bit slot indices
+ * (NIL = none), so the segment works at any address in any process and
+ * survives graceful restarts. Slots at or above hdr->fresh were never used
+ * and are implicitly free, so formatting touches only the header and the
+ * bucket array (pages of unused slots are never faulted in).
+ *
+ * Cost: get, set and del are O(1) on average (load factor <= 1/2, keyed
+ * hash). A set into a full store takes the LRU tail in O(1) unless
+ * min_expiry says some entry may have expired; then it first sweeps the
+ * expiry array from a rotating cursor, reclaiming up to SWEEP_BATCH expired
+ * entries, so one set never unlinks a whole store's worth under the lock
+ * (the scan itself is sequential, 8 bytes per slot). Only a sweep that
+ * goes all the way round finding fewer makes min_expiry exact again.
+ *
+ * Every index read back from the segment is bounds-checked and every list
+ * walk is bounded by the slot count. An operation that finds the index
+ * broken reformats it (all sessions dropped, counters kept) and returns
+ * APR_EGENERAL; it never crashes or spins. All access is under the global
+ * mutex, which is never held on return. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+
+#include "store_shm.h"
+
+#define SHM_MAGIC   0x4f53534eu        /* "NSSO" read as little-endian */
+#define SHM_VERSION 1u
+#define NIL         0xffffffffu
+#define SHM_CORRUPT APR_EGENERAL       /* internal: the index is broken */
+#define SWEEP_BATCH 32                 /* expired entries reclaimed per sweep */
+
+enum { SLOT_FREE = 0x4646, SLOT_LIVE = 0x4c4c };
+
+/* Counter semantics: gets = get calls with a valid key, hits = those that
+ * returned a value; sets = set calls that were accepted (not too large);
+ * deletes = del calls that removed a live entry; expired = entries found
+ * past their expiry and reclaimed; evicted = live entries dropped by LRU. */
+typedef struct {
+    apr_uint32_t magic;
+    apr_uint32_t version;
+    apr_uint64_t entries;
+    apr_uint64_t slot_size;
+    apr_uint64_t nbuckets;
+    apr_uint64_t total;             /* nsso_shm_store_size() */
+    unsigned char sipkey[16];       /* random per segment */
+    apr_uint32_t free_head;         /* reused slots, through shm_slot.next */
+    apr_uint32_t fresh;             /* first never-used slot */
+    apr_uint32_t lru_head;          /* most recently used */
+    apr_uint32_t lru_tail;          /* least recently used: next victim */
+    apr_uint32_t live;
+    apr_uint32_t sweep_at;          /* where the next expiry sweep starts */
+    apr_uint64_t clock;             /* LRU clock: one tick per access */
+    apr_int64_t  min_expiry;        /* <= expiry of every live entry */
+    apr_uint64_t gets, hits, sets, deletes, expired, evicted, too_large;
+} shm_hdr;
+
+typedef struct {
+    apr_uint64_t tick;              /* LRU clock at last access */
+    apr_uint64_t hash;              /* SipHash of the key */
+    apr_uint32_t vlen;
+    apr_uint32_t next;              /* hash chain (live) or free list (free) */
+    apr_uint32_t lru_prev;
+    apr_uint32_t lru_next;
+    apr_uint16_t klen;
+    apr_uint16_t state;
+    apr_uint32_t pad;
+    char key[NSSO_STORE_MAX_KEY];
+    /* slot_size value bytes follow */
+} shm_slot;
+
+/* The sizes the overhead figures above are based on. */
+_Static_assert(sizeof(shm_hdr) == 152, "shm_hdr layout");
+_Static_assert(sizeof(shm_slot) == 104, "shm_slot layout");
+
+typedef struct {
+    apr_size_t entries, slot_size, nbuckets, stride;
+    apr_size_t off_buckets, off_expiry, off_slots, total;
+} shm_geom;
+
+/* Process-private handle: geometry comes from the caller, never from the
+ * (possibly corrupted) segment. */
+typedef struct {
+    nsso_store pub;
+    shm_geom g;
+    unsigned char *base;
+    apr_global_mutex_t *mutex;
+} shm_store;
+
+/* ---- SipHash-2-4 --------------------------------------------------------- */
+
+static apr_uint64_t rotl64(apr_uint64_t x, unsigned b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+static apr_uint64_t load_le64(const unsigned char *b, apr_size_t n)
+{
+    apr_uint64_t v = 0;
+    apr_size_t i;
+
+    for (i = 0; i < n; i++)
+        v |= (apr_uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+static void sip_round(apr_uint64_t v[4])
+{
+    v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0]; v[0] = rotl64(v[0], 32);
+    v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
+    v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
+    v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32);
+}
+
+static void sip_absorb(apr_uint64_t v[4], apr_uint64_t m)
+{
+    v[3] ^= m;
+    sip_round(v);
+    sip_round(v);
+    v[0] ^= m;
+}
+
+apr_uint64_t nsso_siphash24(const unsigned char key[16], const void *msg,
+                            apr_size_t len)
+{
+    const unsigned char *in = msg;
+    apr_uint64_t k0 = load_le64(key, 8), k1 = load_le64(key + 8, 8);
+    apr_uint64_t v[4];
+    apr_size_t off;
+
+    v[0] = k0 ^ APR_UINT64_C(0x736f6d6570736575);
+    v[1] = k1 ^ APR_UINT64_C(0x646f72616e646f6d);
+    v[2] = k0 ^ APR_UINT64_C(0x6c7967656e657261);
+    v[3] = k1 ^ APR_UINT64_C(0x7465646279746573);
+    for (off = 0; len - off >= 8; off += 8)
+        sip_absorb(v, load_le64(in + off, 8));
+    /* len > off guard: msg may be NULL when len is 0 */
+    sip_absorb(v, (len > off ? load_le64(in + off, len - off) : 0)
+                  | ((apr_uint64_t)(len & 0xff) << 56));
+    v[2] ^= 0xff;
+    sip_round(v); sip_round(v); sip_round(v); sip_round(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* ---- geometry and addressing ----------------------------------------------- */
+
+static apr_size_t align8(apr_size_t n)
+{
+    return (n + 7) & ~(apr_size_t)7;
+}
+
+/* 0 when the geometry is outside the limits or would overflow. */
+static int geom_compute(apr_size_t entries, apr_size_t slot_size, shm_geom *g)
+{
+    if (entries == 0 || entries > NSSO_SHM_MAX_ENTRIES
+        || slot_size == 0 || slot_size > NSSO_SHM_MAX_SLOT_SIZE)
+        return 0;
+    g->entries = entries;
+    g->slot_size = slot_size;
+    for (g->nbuckets = 1; g->nbuckets < 2 * entries; g->nbuckets <<= 1)
+        ;
+    g->stride = align8(sizeof(shm_slot) + slot_size);
+    g->off_buckets = align8(sizeof(shm_hdr));
+    g->off_expiry = g->off_buckets + align8(g->nbuckets * sizeof(apr_uint32_t));
+    g->off_slots = g->off_expiry + entries * sizeof(apr_int64_t);
+    if (g->stride > (APR_SIZE_MAX - g->off_slots) / entries)
+        return 0;
+    g->total = g->off_slots + entries * g->stride;
+    return 1;
+}
+
+static shm_hdr *hdr(const shm_store *st)
+{
+    return (shm_hdr *)(void *)st->base;
+}
+
+static apr_uint32_t *bucket_of(const shm_store *st, apr_uint64_t hash)
+{
+    apr_uint32_t *b = (apr_uint32_t *)(void *)(st->base + st->g.off_buckets);
+    return &b[hash & (st->g.nbuckets - 1)];
+}
+
+/* i must already be known to be < entries. */
+static shm_slot *slot(const shm_store *st, apr_uint32_t i)
+{
+    return (shm_slot *)(void *)(st->base + st->g.off_slots + (apr_size_t)i * st->g.stride);
+}
+
+/* i must already be known to be < entries. */
+static apr_int64_t *expiry_of(const shm_store *st, apr_uint32_t i)
+{
+    return (apr_int64_t *)(void *)(st->base + st->g.off_expiry) + i;
+}
+
+static unsigned char *slot_value(shm_slot *sl)
+{
+    return (unsigned char *)(sl + 1);
+}
+
+static int idx_ok(const shm_store *st, apr_uint32_t i)
+{
+    return i < st->g.entries;
+}
+
+static int link_ok(const shm_store *st, apr_uint32_t i)
+{
+    return i == NIL || i < st->g.entries;
+}
+
+/* The immutable part of the header: safe to read without the lock. */
+static int hdr_geometry_ok(const shm_store *st)
+{
+    const shm_hdr *h = hdr(st);
+
+    return h->magic == SHM_MAGIC && h->version == SHM_VERSION
+        && h->entries == st->g.entries && h->slot_size == st->g.slot_size
+        && h->nbuckets == st->g.nbuckets && h->total == st->g.total;
+}
+
+/* Checked under the lock at the start of every operation. */
+static int hdr_sane(const shm_store *st)
+{
+    const shm_hdr *h = hdr(st);
+
+    return hdr_geometry_ok(st) && h->fresh <= st->g.entries
+        && link_ok(st, h->free_head) && link_ok(st, h->lru_head)
+        && link_ok(st, h->lru_tail) && h->live <= st->g.entries;
+}
+
+static apr_uint64_t key_hash(const shm_store *st, const char *key, apr_size_t klen)
+{
+    return nsso_siphash24(hdr(st)->sipkey, key, klen);
+}
+
+/* ---- formatting ---------------------------------------------------------- */
+
+/* Drops every entry; keeps the hash key and the counters. */
+static void index_reset(shm_store *st)
+{
+    shm_hdr *h = hdr(st);
+
+    h->magic = SHM_MAGIC;
+    h->version = SHM_VERSION;
+    h->entries = st->g.entries;
+    h->slot_size = st->g.slot_size;
+    h->nbuckets = st->g.nbuckets;
+    h->total = st->g.total;
+    h->free_head = NIL;
+    h->fresh = 0;
+    h->lru_head = h->lru_tail = NIL;
+    h->live = 0;
+    h->sweep_at = 0;
+    h->min_expiry = APR_INT64_MAX;
+    memset(st->base + st->g.off_buckets, 0xff, st->g.nbuckets * sizeof(apr_uint32_t));
+}
+
+static apr_status_t segment_format(shm_store *st)
+{
+    shm_hdr *h = hdr(st);
+    apr_status_t rv;
+
+    memset(h, 0, sizeof(*h));
+    rv = apr_generate_random_bytes(h->sipkey, sizeof(h->sipkey));
+    if (rv != APR_SUCCESS)
+        return rv;
+    index_reset(st);
+    return APR_SUCCESS;
+}
+
+/* ---- LRU list (head = most recent) --------------------------------------- */
+
+static apr_status_t lru_unlink(shm_store *st, apr_uint32_t i)
+{
+    shm_hdr *h = hdr(st);
+    shm_slot *sl = slot(st, i);
+    apr_uint32_t p = sl->lru_prev, n = sl->lru_next;
+
+    if (p == NIL ? h->lru_head != i : !idx_ok(st, p) || slot(st, p)->lru_next != i)
+        return SHM_CORRUPT;
+    if (n == NIL ? h->lru_tail != i : !idx_ok(st, n) || slot(st, n)->lru_prev != i)
+        return SHM_CORRUPT;
+    if (p == NIL)
+        h->lru_head = n;
+    else
+        slot(st, p)->lru_next = n;
+    if (n == NIL)
+        h->lru_tail = p;
+    else
+        slot(st, n)->lru_prev = p;
+    sl->lru_prev = sl->lru_next = NIL;
+    return APR_SUCCESS;
+}
+
+static apr_status_t lru_push_front(shm_store *st, apr_uint32_t i)
+{
+    shm_hdr *h = hdr(st);
+    shm_slot *sl = slot(st, i);
+    apr_uint32_t n = h->lru_head;
+
+    if (n == NIL ? h->lru_tail != NIL : !idx_ok(st, n) || slot(st, n)->lru_prev != NIL)
+        return SHM_CORRUPT;
+    sl->lru_prev = NIL;
+    sl->lru_next = n;
+    if (n == NIL)
+        h->lru_tail = i;
+    else
+        slot(st, n)->lru_prev = i;
+    h->lru_head = i;
+    sl->tick = ++h->clock;
+    return APR_SUCCESS;
+}
+
+static apr_status_t lru_touch(shm_store *st, apr_uint32_t i)
+{
+    apr_status_t rv = lru_unlink(st, i);
+
+    return rv != APR_SUCCESS ? rv : lru_push_front(st, i);
+}
+
+/* ---- hash chains ------------------------------------------------------------ */
+
+static apr_status_t chain_find(const shm_store *st, const char *key, apr_size_t klen,
+                               apr_uint64_t hash, apr_uint32_t *out)
+{
+    apr_uint32_t i = *bucket_of(st, hash);
+    apr_size_t steps;
+
+    for (steps = 0; i != NIL; steps++) {
+        shm_slot *sl;
+
+        if (steps >= st->g.entries || !idx_ok(st, i))
+            return SHM_CORRUPT;
+        sl = slot(st, i);
+        if (sl->state != SLOT_LIVE || sl->klen > NSSO_STORE_MAX_KEY)
+            return SHM_CORRUPT;
+        if (sl->hash == hash && sl->klen == klen && memcmp(sl->key, key, klen) == 0) {
+            *out = i;
+            return APR_SUCCESS;
+        }
+        i = sl->next;
+    }
+    return APR_NOTFOUND;
+}
+
+static apr_status_t chain_unlink(shm_store *st, apr_uint32_t i)
+{
+    apr_uint32_t *link = bucket_of(st, slot(st, i)->hash);
+    apr_size_t steps;
+
+    for (steps = 0; *link != NIL; steps++) {
+        if (steps >= st->g.entries || !idx_ok(st, *link))
+            return SHM_CORRUPT;
+        if (*link == i) {
+            *link = slot(st, i)->next;
+            slot(st, i)->next = NIL;
+            return APR_SUCCESS;
+        }
+        link = &slot(st, *link)->next;
+    }
+    return SHM_CORRUPT;              /* a live slot missing from its chain */
+}
+
+/* ---- slot allocation ------------------------------------------------------ */
+
+/* APR_NOTFOUND when every slot is in use. */
+static apr_status_t free_pop(shm_store *st, apr_uint32_t *out)
+{
+    shm_hdr *h = hdr(st);
+    apr_uint32_t i = h->free_head;
+
+    if (i == NIL) {
+        if (h->fresh >= st->g.entries)
+            return APR_NOTFOUND;
+        *out = h->fresh++;
+        return APR_SUCCESS;
+    }
+    if (!idx_ok(st, i) || slot(st, i)->state != SLOT_FREE || !link_ok(st, slot(st, i)->next))
+        return SHM_CORRUPT;
+    h->free_head = slot(st, i)->next;
+    *out = i;
+    return APR_SUCCESS;
+}
+
+static void free_push(shm_store *st, apr_uint32_t i)
+{
+    shm_slot *sl = slot(st, i);
+
+    sl->state = SLOT_FREE;
+    sl->klen = 0;
+    sl->vlen = 0;
+    sl->next = hdr(st)->free_head;
+    hdr(st)->free_head = i;
+    *expiry_of(st, i) = APR_INT64_MAX;
+}
+
+/* Unlinks live slot i from its chain and the LRU list and frees it. */
+static apr_status_t entry_drop(shm_store *st, apr_uint32_t i)
+{
+    shm_hdr *h = hdr(st);
+    apr_status_t rv;
+
+    if (slot(st, i)->state != SLOT_LIVE)
+        return SHM_CORRUPT;
+    if ((rv = chain_unlink(st, i)) != APR_SUCCESS || (rv = lru_unlink(st, i)) != APR_SUCCESS)
+        return rv;
+    if (h->live == 0)
+        return SHM_CORRUPT;
+    h->live--;
+    free_push(st, i);
+    return APR_SUCCESS;
+}
+
+/* Reclaims expired entries, scanning the expiries of the used slots (free
+ * ones read APR_INT64_MAX) round from sweep_at. Stops after SWEEP_BATCH
+ * reclaims; a full round makes min_expiry exact. Runs only when no slot is
+ * free and min_expiry says an entry may have expired. */
+static apr_status_t sweep_expired(shm_store *st, apr_time_t now)
+{
+    shm_hdr *h = hdr(st);
+    apr_int64_t min = APR_INT64_MAX;
+    apr_uint32_t n = h->fresh, start = h->sweep_at < h->fresh ? h->sweep_at : 0;
+    apr_uint32_t k, freed = 0;
+
+    for (k = 0; k < n; k++) {
+        apr_uint32_t i = start + k < n ? start + k : start + k - n;
+        apr_int64_t e = *expiry_of(st, i);
+        apr_status_t rv;
+
+        if (e > now) {
+            if (e < min)
+                min = e;
+            continue;
+        }
+        if ((rv = entry_drop(st, i)) != APR_SUCCESS)
+            return rv;
+        h->expired++;
+        if (++freed == SWEEP_BATCH) {
+            h->sweep_at = i + 1;
+            return APR_SUCCESS;
+        }
+    }
+    h->min_expiry = min;
+    return APR_SUCCESS;
+}
+
+/* A slot for a new entry: free, else expired, else the LRU victim. */
+static apr_status_t slot_take(shm_store *st, apr_time_t now, apr_uint32_t *out,
+                              int *evicted_live)
+{
+    shm_hdr *h = hdr(st);
+    apr_uint32_t victim;
+    apr_status_t rv = free_pop(st, out);
+
+    if (rv != APR_NOTFOUND)
+        return rv;
+    if (h->min_expiry <= now) {
+        if ((rv = sweep_expired(st, now)) != APR_SUCCESS)
+            return rv;
+        if ((rv = free_pop(st, out)) != APR_NOTFOUND)
+            return rv;
+    }
+    victim = h->lru_tail;
+    if (!idx_ok(st, victim))         /* no free slot and no live one either */
+        return SHM_CORRUPT;
+    if ((rv = entry_drop(st, victim)) != APR_SUCCESS)
+        return rv;
+    h->evicted++;
+    *evicted_live = 1;
+    rv = free_pop(st, out);
+    return rv == APR_NOTFOUND ? SHM_CORRUPT : rv;
+}
+
+/* ---- entries ------------------------------------------------------------------ */
+
+/* Finds the live entry for key; an expired one is reclaimed and reported
+ * as absent. */
+static apr_status_t lookup(shm_store *st, const char *key, apr_size_t klen,
+                           apr_uint64_t hash, apr_time_t now, apr_uint32_t *out)
+{
+    apr_status_t rv = chain_find(st, key, klen, hash, out);
+
+    if (rv != APR_SUCCESS || *expiry_of(st, *out) > now)
+        return rv;
+    if ((rv = entry_drop(st, *out)) != APR_SUCCESS)
+        return rv;
+    hdr(st)->expired++;
+    return APR_NOTFOUND;
+}
+
+static void value_write(shm_store *st, apr_uint32_t i, const void *val, apr_size_t len,
+                        apr_time_t expiry)
+{
+    shm_slot *sl = slot(st, i);
+
+    if (len > 0)
+        memcpy(slot_value(sl), val, len);
+    sl->vlen = (apr_uint32_t)len;
+    *expiry_of(st, i) = expiry;
+    if (expiry < hdr(st)->min_expiry)
+        hdr(st)->min_expiry = expiry;
+}
+
+static apr_status_t entry_insert(shm_store *st, apr_uint32_t i, const char *key,
+                                 apr_size_t klen, apr_uint64_t hash, const void *val,
+                                 apr_size_t len, apr_time_t expiry)
+{
+    shm_slot *sl = slot(st, i);
+    apr_uint32_t *bucket = bucket_of(st, hash);
+
+    memcpy(sl->key, key, klen);
+    sl->klen = (apr_uint16_t)klen;
+    sl->hash = hash;
+    sl->state = SLOT_LIVE;
+    value_write(st, i, val, len, expiry);
+    sl->next = *bucket;
+    *bucket = i;
+    hdr(st)->live++;
+    return lru_push_front(st, i);
+}
+
+/* ---- locking ---------------------------------------------------------------- */
+
+static apr_status_t store_lock(shm_store *st)
+{
+    return st->mutex ? apr_global_mutex_lock(st->mutex) : APR_SUCCESS;
+}
+
+/* Releases the lock; returns rv unless only the unlock failed. */
+static apr_status_t store_unlock(shm_store *st, apr_status_t rv)
+{
+    apr_status_t urv = st->mutex ? apr_global_mutex_unlock(st->mutex) : APR_SUCCESS;
+
+    return rv == APR_SUCCESS ? urv : rv;
+}
+
+/* Ends an operation: a broken index is reformatted before unlocking. */
+static apr_status_t store_finish(shm_store *st, apr_status_t rv)
+{
+    if (rv == SHM_CORRUPT)
+        index_reset(st);
+    return store_unlock(st, rv);
+}
+
+static apr_status_t key_check(const char *key, apr_size_t *klen)
+{
+    if (key == NULL)
+        return APR_EINVAL;
+    *klen = strnlen(key, NSSO_STORE_MAX_KEY + 1);
+    return *klen == 0 || *klen > NSSO_STORE_MAX_KEY ? APR_EINVAL : APR_SUCCESS;
+}
+
+/* ---- operations (called with the lock held) ---------------------------------- */
+
+static apr_status_t locked_get(shm_store *st, const char *key, apr_size_t klen,
+                               char *buf, apr_size_t *len)
+{
+    shm_hdr *h = hdr(st);
+    apr_uint32_t i;
+    shm_slot *sl;
+    apr_status_t rv;
+
+    if (!hdr_sane(st))
+        return SHM_CORRUPT;
+    h->gets++;
+    rv = lookup(st, key, klen, key_hash(st, key, klen), apr_time_now(), &i);
+    if (rv != APR_SUCCESS)
+        return rv;
+    sl = slot(st, i);
+    if (sl->vlen > st->g.slot_size)
+        return SHM_CORRUPT;
+    if ((rv = lru_touch(st, i)) != APR_SUCCESS)
+        return rv;
+    h->hits++;
+    memcpy(buf, slot_value(sl), sl->vlen);
+    buf[sl->vlen] = '\0';
+    *len = sl->vlen;
+    return APR_SUCCESS;
+}
+
+/* A set whose expiry has already passed stores nothing and forgets any
+ * previous value under the key (it still counts as a set). */
+static apr_status_t locked_set(shm_store *st, const char *key, apr_size_t klen,
+                               const void *val, apr_size_t len, apr_time_t expiry,
+                               int *evicted_live)
+{
+    shm_hdr *h = hdr(st);
+    apr_time_t now = apr_time_now();
+    apr_uint64_t hash;
+    apr_uint32_t i;
+    apr_status_t rv;
+
+    if (!hdr_sane(st))
+        return SHM_CORRUPT;
+    if (len > st->g.slot_size) {
+        h->too_large++;
+        return APR_ENOSPC;
+    }
+    h->sets++;
+    hash = key_hash(st, key, klen);
+    rv = lookup(st, key, klen, hash, now, &i);
+    if (rv == APR_SUCCESS) {
+        if (expiry <= now)
+            return entry_drop(st, i);
+        value_write(st, i, val, len, expiry);
+        return lru_touch(st, i);
+    }
+    if (rv != APR_NOTFOUND || expiry <= now)
+        return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
+    if ((rv = slot_take(st, now, &i, evicted_live)) != APR_SUCCESS)
+        return rv;
+    return entry_insert(st, i, key, klen, hash, val, len, expiry);
+}
+
+static apr_status_t locked_del(shm_store *st, const char *key, apr_size_t klen)
+{
+    apr_uint32_t i;
+    apr_status_t rv;
+
+    if (!hdr_sane(st))
+        return SHM_CORRUPT;
+    rv = lookup(st, key, klen, key_hash(st, key, klen), apr_time_now(), &i);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if ((rv = entry_drop(st, i)) != APR_SUCCESS)
+        return rv;
+    hdr(st)->deletes++;
+    return APR_SUCCESS;
+}
+
+static apr_status_t locked_stats(shm_store *st, nsso_store_stats_t *out)
+{
+    const shm_hdr *h = hdr(st);
+
+    if (!hdr_sane(st))
+        return SHM_CORRUPT;
+    memset(out, 0, sizeof(*out));
+    out->capacity = st->g.entries;
+    out->slot_size = st->g.slot_size;
+    out->live = h->live;
+    out->gets = h->gets;
+    out->hits = h->hits;
+    out->sets = h->sets;
+    out->deletes = h->deletes;
+    out->expired = h->expired;
+    out->evicted = h->evicted;
+    out->too_large = h->too_large;
+    return APR_SUCCESS;
+}
+
+/* ---- consistency check ---------------------------------------------------- */
+
+enum { SEEN_NONE = 0, SEEN_FREE, SEEN_LIVE, SEEN_LRU };
+
+static apr_status_t check_free_list(const shm_store *st, unsigned char *seen,
+                                    apr_size_t *count)
+{
+    apr_uint32_t i = hdr(st)->free_head;
+
+    for (*count = 0; i != NIL; (*count)++) {
+        if (*count >= st->g.entries || i >= hdr(st)->fresh || seen[i] != SEEN_NONE
+            || slot(st, i)->state != SLOT_FREE || *expiry_of(st, i) != APR_INT64_MAX)
+            return SHM_CORRUPT;
+        seen[i] = SEEN_FREE;
+        i = slot(st, i)->next;
+    }
+    return APR_SUCCESS;
+}
+
+/* i < fresh, found in bucket b. */
+static int live_slot_ok(const shm_store *st, apr_uint32_t i, apr_size_t b)
+{
+    const shm_slot *sl = slot(st, i);
+
+    return sl->state == SLOT_LIVE && sl->klen > 0 && sl->klen <= NSSO_STORE_MAX_KEY
+        && sl->vlen <= st->g.slot_size && *expiry_of(st, i) >= hdr(st)->min_expiry
+        && (sl->hash & (st->g.nbuckets - 1)) == b
+        && sl->hash == key_hash(st, sl->key, sl->klen);
+}
+
+static apr_status_t check_chains(const shm_store *st, unsigned char *seen,
+                                 apr_size_t *count)
+{
+    apr_size_t b;
+
+    *count = 0;
+    for (b = 0; b < st->g.nbuckets; b++) {
+        apr_uint32_t i = *bucket_of(st, b);
+
+        while (i != NIL) {
+            if (*count >= st->g.entries || i >= hdr(st)->fresh || seen[i] != SEEN_NONE
+                || !live_slot_ok(st, i, b))
+                return SHM_CORRUPT;
+            seen[i] = SEEN_LIVE;
+            (*count)++;
+            i = slot(st, i)->next;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Head to tail: only live slots, each once, back links right, ticks falling. */
+static apr_status_t check_lru(const shm_store *st, unsigned char *seen,
+                              apr_size_t *count)
+{
+    apr_uint32_t i = hdr(st)->lru_head, prev = NIL;
+    apr_uint64_t tick = hdr(st)->clock;
+
+    for (*count = 0; i != NIL; (*count)++) {
+        shm_slot *sl;
+
+        if (*count >= st->g.entries || !idx_ok(st, i) || seen[i] != SEEN_LIVE)
+            return SHM_CORRUPT;
+        sl = slot(st, i);
+        if (sl->lru_prev != prev || sl->tick > tick)
+            return SHM_CORRUPT;
+        seen[i] = SEEN_LRU;
+        tick = sl->tick;
+        prev = i;
+        i = sl->lru_next;
+    }
+    return hdr(st)->lru_tail == prev ? APR_SUCCESS : SHM_CORRUPT;
+}
+
+static apr_status_t locked_check(const shm_store *st, unsigned char *seen)
+{
+    apr_size_t nfree, nlive, nlru;
+    apr_status_t rv;
+
+    if (!hdr_sane(st))
+        return SHM_CORRUPT;
+    if ((rv = check_free_list(st, seen, &nfree)) != APR_SUCCESS
+        || (rv = check_chains(st, seen, &nlive)) != APR_SUCCESS
+        || (rv = check_lru(st, seen, &nlru)) != APR_SUCCESS)
+        return rv;
+    if (nlive != hdr(st)->live || nlru != nlive || nfree + nlive != hdr(st)->fresh)
+        return SHM_CORRUPT;
+    return APR_SUCCESS;
+}
+
+/* ---- ops table -------------------------------------------------------------- */
+
+static apr_status_t shm_get(nsso_store *s, apr_pool_t *p, const char *key,
+                            char **val, apr_size_t *len)
+{
+    shm_store *st = s->impl;
+    apr_size_t klen, vlen = 0;
+    char *buf;
+    apr_status_t rv;
+
+    if (p == NULL || val == NULL || (rv = key_check(key, &klen)) != APR_SUCCESS)
+        return APR_EINVAL;
+    /* Allocated before locking: no allocator call inside the critical
+     * section; costs at most slot_size bytes of the caller's pool. */
+    buf = apr_palloc(p, st->g.slot_size + 1);
+    if ((rv = store_lock(st)) != APR_SUCCESS)
+        return rv;
+    rv = store_finish(st, locked_get(st, key, klen, buf, &vlen));
+    if (rv != APR_SUCCESS)
+        return rv;
+    *val = buf;
+    if (len != NULL)
+        *len = vlen;
+    return APR_SUCCESS;
+}
+
+static apr_status_t shm_set(nsso_store *s, const char *key, const void *val,
+                            apr_size_t len, apr_time_t expiry, int *evicted_live)
+{
+    shm_store *st = s->impl;
+    apr_size_t klen;
+    int evicted = 0;
+    apr_status_t rv;
+
+    if (evicted_live != NULL)
+        *evicted_live = 0;
+    if ((val == NULL && len > 0) || (rv = key_check(key, &klen)) != APR_SUCCESS)
+        return APR_EINVAL;
+    if ((rv = store_lock(st)) != APR_SUCCESS)
+        return rv;
+    rv = store_finish(st, locked_set(st, key, klen, val, len, expiry, &evicted));
+    if (evicted_live != NULL)
+        *evicted_live = evicted;
+    return rv;
+}
+
+static apr_status_t shm_del(nsso_store *s, const char *key)
+{
+    shm_store *st = s->impl;
+    apr_size_t klen;
+    apr_status_t rv;
+
+    if ((rv = key_check(key, &klen)) != APR_SUCCESS)
+        return rv;
+    if ((rv = store_lock(st)) != APR_SUCCESS)
+        return rv;
+    return store_finish(st, locked_del(st, key, klen));
+}
+
+static apr_status_t shm_stats(nsso_store *s, nsso_store_stats_t *out)
+{
+    shm_store *st = s->impl;
+    apr_status_t rv;
+
+    if (out == NULL)
+        return APR_EINVAL;
+    if ((rv = store_lock(st)) != APR_SUCCESS)
+        return rv;
+    return store_finish(st, locked_stats(st, out));
+}
+
+static const nsso_store_ops shm_ops = {
+    "shm", shm_get, shm_set, shm_del, shm_stats
+};
+
+/* ---- public entry points -------------------------------------------------------- */
+
+apr_size_t nsso_shm_store_size(apr_size_t entries, apr_size_t slot_size)
+{
+    shm_geom g;
+
+    return geom_compute(entries, slot_size, &g) ? g.total : 0;
+}
+
+apr_status_t nsso_shm_store_attach(apr_pool_t *p, void *base, apr_size_t size,
+                                   apr_size_t entries, apr_size_t slot_size,
+                                   apr_global_mutex_t *mutex, int init,
+                                   nsso_store **out)
+{
+    shm_geom g;
+    shm_store *st;
+    apr_status_t rv;
+
+    if (p == NULL || base == NULL || out == NULL || ((apr_uintptr_t)base & 7) != 0
+        || !geom_compute(entries, slot_size, &g))
+        return APR_EINVAL;
+    if (size < g.total)
+        return init ? APR_EINVAL : APR_EMISMATCH;
+    st = apr_pcalloc(p, sizeof(*st));
+    st->g = g;
+    st->base = base;
+    st->mutex = mutex;
+    if (init) {
+        if ((rv = segment_format(st)) != APR_SUCCESS)
+            return rv;
+    }
+    else if (!hdr_geometry_ok(st)) {
+        return APR_EMISMATCH;
+    }
+    st->pub.ops = &shm_ops;
+    st->pub.impl = st;
+    *out = &st->pub;
+    return APR_SUCCESS;
+}
+
+apr_status_t nsso_shm_store_check(nsso_store *s, int repair)
+{
+    shm_store *st;
+    unsigned char *seen;
+    apr_status_t rv;
+
+    if (s == NULL || s->ops != &shm_ops)
+        return APR_EINVAL;
+    st = s->impl;
+    if ((seen = calloc(st->g.entries, 1)) == NULL)
+        return APR_ENOMEM;
+    if ((rv = store_lock(st)) == APR_SUCCESS) {
+        rv = locked_check(st, seen);
+        rv = repair ? store_finish(st, rv) : store_unlock(st, rv);
+    }
+    free(seen);
+    return rv;
+}

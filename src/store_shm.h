@@ -1,0 +1,45 @@
+/* store_shm.h - the embedded session store: fixed-size slots in one shared
+ * memory segment, shared by every child process, guarded by one global
+ * mutex. A keyed hash (SipHash-2-4, key random per segment) indexes the
+ * slots so crafted keys cannot flood one bucket; expired entries are reused
+ * first, then the least recently used live entry is evicted.
+ *
+ * The segment layout is self-describing (magic, version, geometry, hash key)
+ * so a segment created by the parent survives graceful restarts: post_config
+ * re-attaches with init = 0 when the geometry still matches. */
+#ifndef NSSO_STORE_SHM_H
+#define NSSO_STORE_SHM_H
+
+#include <apr_global_mutex.h>
+#include "store.h"
+
+/* Geometry limits: slot links inside the segment are 32-bit indices. */
+#define NSSO_SHM_MAX_ENTRIES   ((apr_size_t)1 << 24)
+#define NSSO_SHM_MAX_SLOT_SIZE ((apr_size_t)1 << 24)
+
+/* Bytes of shared memory needed for this geometry (header + index + slots);
+ * 0 when entries or slot_size is 0 or above the limits. */
+apr_size_t nsso_shm_store_size(apr_size_t entries, apr_size_t slot_size);
+
+/* Bind a store to memory at base (size bytes, from nsso_shm_store_size).
+ * init = 1 formats the segment (new random hash key); init = 0 checks the
+ * header and returns APR_EMISMATCH if it was formatted for another geometry
+ * (caller then creates a new segment). mutex may be NULL only in
+ * single-process tests. The nsso_store is allocated from p. */
+apr_status_t nsso_shm_store_attach(apr_pool_t *p, void *base, apr_size_t size,
+                                   apr_size_t entries, apr_size_t slot_size,
+                                   apr_global_mutex_t *mutex, int init,
+                                   nsso_store **out);
+
+/* Walks the whole index under the lock (O(entries)): free list, hash chains,
+ * LRU list and counters must agree. APR_EGENERAL when they do not; with
+ * repair = 1 the index is then reformatted (sessions dropped). APR_EINVAL if
+ * s is not a shared-memory store. Operations also return APR_EGENERAL, after
+ * reformatting, when they run into a broken index. */
+apr_status_t nsso_shm_store_check(nsso_store *s, int repair);
+
+/* SipHash-2-4 (Aumasson & Bernstein) with a 128-bit key: the bucket hash. */
+apr_uint64_t nsso_siphash24(const unsigned char key[16], const void *msg,
+                            apr_size_t len);
+
+#endif

@@ -1,0 +1,967 @@
+/* test_store_shm.c - unit tests for the shared-memory session store
+ * (src/store_shm.c): SipHash vectors, the get/set/del/stats contract,
+ * expiry, LRU eviction, re-attach after a restart, corruption handling, and
+ * a multi-process run over a real anonymous apr_shm and global mutex. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_file_io.h>
+#include <apr_global_mutex.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+
+#include "store_shm.h"
+
+/* ---- fixtures and helpers ------------------------------------------------ */
+
+typedef struct {
+    apr_pool_t *pool;
+    unsigned char *mem;
+    apr_size_t size, entries, slot_size;
+    nsso_store *s;
+} fx_t;
+
+static apr_uint32_t rng_next(apr_uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+static apr_time_t far_future(void)
+{
+    return apr_time_now() + apr_time_from_sec(3600);
+}
+
+/* Segment memory is filled with garbage first: formatting must not rely on
+ * zeroed memory. */
+static fx_t *fx_new(apr_size_t entries, apr_size_t slot_size)
+{
+    fx_t *fx;
+    apr_pool_t *p;
+
+    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
+    fx = apr_pcalloc(p, sizeof(*fx));
+    fx->pool = p;
+    fx->entries = entries;
+    fx->slot_size = slot_size;
+    fx->size = nsso_shm_store_size(entries, slot_size);
+    assert_true(fx->size > 0);
+    fx->mem = apr_palloc(p, fx->size);
+    memset(fx->mem, 0xa5, fx->size);
+    assert_int_equal(nsso_shm_store_attach(p, fx->mem, fx->size, entries, slot_size,
+                                           NULL, 1, &fx->s), APR_SUCCESS);
+    return fx;
+}
+
+static void fx_free(fx_t *fx)
+{
+    apr_pool_destroy(fx->pool);
+}
+
+static void put(fx_t *fx, const char *key, const char *val)
+{
+    assert_int_equal(nsso_store_set(fx->s, key, val, strlen(val), far_future(), NULL),
+                     APR_SUCCESS);
+}
+
+static void expect_val(fx_t *fx, const char *key, const char *want)
+{
+    char *val = NULL;
+    apr_size_t len = 0;
+
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, key, &val, &len), APR_SUCCESS);
+    assert_int_equal(len, strlen(want));
+    assert_string_equal(val, want);
+}
+
+static void expect_absent(fx_t *fx, const char *key)
+{
+    char *val = NULL;
+    apr_size_t len = 0;
+
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, key, &val, &len), APR_NOTFOUND);
+}
+
+static nsso_store_stats_t stats_of(fx_t *fx)
+{
+    nsso_store_stats_t st;
+
+    assert_int_equal(nsso_store_stats(fx->s, &st), APR_SUCCESS);
+    return st;
+}
+
+static void expect_consistent(fx_t *fx)
+{
+    assert_int_equal(nsso_shm_store_check(fx->s, 0), APR_SUCCESS);
+}
+
+/* ---- SipHash -------------------------------------------------------------- */
+
+static void test_siphash_vectors(void **state)
+{
+    /* Key 00..0f, message 00..(n-1). n = 15 is the worked example of the
+     * SipHash paper (appendix A); the others are from the same reference
+     * vector set. */
+    static const struct { apr_size_t n; apr_uint64_t h; } v[] = {
+        { 0,  APR_UINT64_C(0x726fdb47dd0e0e31) },
+        { 1,  APR_UINT64_C(0x74f839c593dc67fd) },
+        { 7,  APR_UINT64_C(0xab0200f58b01d137) },
+        { 8,  APR_UINT64_C(0x93f5f5799a932462) },
+        { 15, APR_UINT64_C(0xa129ca6149be45e5) },
+        { 16, APR_UINT64_C(0x3f2acc7f57c29bdb) },
+        { 63, APR_UINT64_C(0x958a324ceb064572) },
+    };
+    unsigned char key[16], msg[64];
+    apr_size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(key); i++)
+        key[i] = (unsigned char)i;
+    for (i = 0; i < sizeof(msg); i++)
+        msg[i] = (unsigned char)i;
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        assert_true(nsso_siphash24(key, msg, v[i].n) == v[i].h);
+    assert_true(nsso_siphash24(key, NULL, 0) == v[0].h);
+    key[0] ^= 1;
+    assert_true(nsso_siphash24(key, msg, 15) != APR_UINT64_C(0xa129ca6149be45e5));
+}
+
+/* ---- geometry and attach ------------------------------------------------------ */
+
+static void test_geometry(void **state)
+{
+    apr_size_t sz = nsso_shm_store_size(1000, 4096);
+
+    (void)state;
+    assert_int_equal(nsso_shm_store_size(0, 4096), 0);
+    assert_int_equal(nsso_shm_store_size(10, 0), 0);
+    assert_int_equal(nsso_shm_store_size(NSSO_SHM_MAX_ENTRIES + 1, 64), 0);
+    assert_int_equal(nsso_shm_store_size(10, NSSO_SHM_MAX_SLOT_SIZE + 1), 0);
+    /* Documented overhead: <= 128 bytes per slot plus a small header. */
+    assert_true(sz > 1000 * 4096);
+    assert_true(sz <= 1000 * (4096 + 128) + 256);
+}
+
+static void test_attach_args(void **state)
+{
+    apr_pool_t *p;
+    nsso_store *s = NULL;
+    apr_size_t sz = nsso_shm_store_size(8, 64);
+    unsigned char *mem;
+
+    (void)state;
+    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
+    mem = apr_pcalloc(p, sz + 8);
+    assert_int_equal(nsso_shm_store_attach(p, NULL, sz, 8, 64, NULL, 1, &s), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_attach(p, mem + 1, sz, 8, 64, NULL, 1, &s), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 0, 64, NULL, 1, &s), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz - 1, 8, 64, NULL, 1, &s), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz - 1, 8, 64, NULL, 0, &s), APR_EMISMATCH);
+    /* never formatted */
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 8, 64, NULL, 0, &s), APR_EMISMATCH);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 8, 64, NULL, 1, &s), APR_SUCCESS);
+    assert_string_equal(s->ops->name, "shm");
+    apr_pool_destroy(p);
+}
+
+/* ---- basic contract ---------------------------------------------------------- */
+
+static void test_set_get_replace_delete(void **state)
+{
+    fx_t *fx = fx_new(16, 256);
+
+    (void)state;
+    put(fx, "alpha", "one");
+    put(fx, "beta", "two");
+    expect_val(fx, "alpha", "one");
+    expect_val(fx, "beta", "two");
+    put(fx, "alpha", "uno, replaced with a longer value");
+    expect_val(fx, "alpha", "uno, replaced with a longer value");
+    put(fx, "alpha", "1");
+    expect_val(fx, "alpha", "1");
+    assert_int_equal(stats_of(fx).live, 2);
+    assert_int_equal(nsso_store_del(fx->s, "alpha"), APR_SUCCESS);
+    expect_absent(fx, "alpha");
+    assert_int_equal(nsso_store_del(fx->s, "alpha"), APR_NOTFOUND);
+    expect_val(fx, "beta", "two");
+    assert_int_equal(stats_of(fx).live, 1);
+    put(fx, "alpha", "back");
+    expect_val(fx, "alpha", "back");
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+static void test_not_found(void **state)
+{
+    fx_t *fx = fx_new(16, 64);
+    char *val = (char *)"untouched";
+    apr_size_t len = 99;
+    nsso_store_stats_t st;
+
+    (void)state;
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, "nope", &val, &len), APR_NOTFOUND);
+    assert_string_equal(val, "untouched");
+    assert_int_equal(len, 99);
+    assert_int_equal(nsso_store_del(fx->s, "nope"), APR_NOTFOUND);
+    st = stats_of(fx);
+    assert_int_equal(st.gets, 1);
+    assert_int_equal(st.hits, 0);
+    assert_int_equal(st.deletes, 0);
+    fx_free(fx);
+}
+
+static void test_key_rules(void **state)
+{
+    fx_t *fx = fx_new(16, 64);
+    char k64[NSSO_STORE_MAX_KEY + 1], k65[NSSO_STORE_MAX_KEY + 2];
+    char *val;
+    apr_size_t len;
+
+    (void)state;
+    memset(k64, 'k', sizeof(k64) - 1);
+    k64[sizeof(k64) - 1] = '\0';
+    memset(k65, 'k', sizeof(k65) - 1);
+    k65[sizeof(k65) - 1] = '\0';
+    assert_int_equal(nsso_store_set(fx->s, "", "v", 1, far_future(), NULL), APR_EINVAL);
+    assert_int_equal(nsso_store_set(fx->s, NULL, "v", 1, far_future(), NULL), APR_EINVAL);
+    assert_int_equal(nsso_store_set(fx->s, k65, "v", 1, far_future(), NULL), APR_EINVAL);
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, k65, &val, &len), APR_EINVAL);
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, "", &val, &len), APR_EINVAL);
+    assert_int_equal(nsso_store_del(fx->s, k65), APR_EINVAL);
+    assert_int_equal(nsso_store_del(fx->s, ""), APR_EINVAL);
+    put(fx, k64, "max");
+    expect_val(fx, k64, "max");
+    /* exact compare: prefixes and a longer key are different keys */
+    put(fx, "ab", "2");
+    put(fx, "abc", "3");
+    expect_val(fx, "ab", "2");
+    expect_val(fx, "abc", "3");
+    expect_absent(fx, "a");
+    k64[NSSO_STORE_MAX_KEY - 1] = '\0';
+    expect_absent(fx, k64);
+    put(fx, "\xff\x01\x80", "bin");
+    expect_val(fx, "\xff\x01\x80", "bin");
+    assert_int_equal(stats_of(fx).live, 4);
+    fx_free(fx);
+}
+
+static void test_values(void **state)
+{
+    fx_t *fx = fx_new(8, 32);
+    static const char bin[5] = { 'a', '\0', 'b', '\0', 'c' };
+    char full[32], *val;
+    apr_size_t len;
+
+    (void)state;
+    assert_int_equal(nsso_store_set(fx->s, "empty", NULL, 0, far_future(), NULL), APR_SUCCESS);
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, "empty", &val, &len), APR_SUCCESS);
+    assert_int_equal(len, 0);
+    assert_string_equal(val, "");
+    assert_int_equal(nsso_store_set(fx->s, "bin", bin, sizeof(bin), far_future(), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, "bin", &val, NULL), APR_SUCCESS);
+    assert_memory_equal(val, bin, sizeof(bin));
+    assert_int_equal(val[sizeof(bin)], '\0');
+    memset(full, 'f', sizeof(full));
+    assert_int_equal(nsso_store_set(fx->s, "full", full, sizeof(full), far_future(), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, "full", &val, &len), APR_SUCCESS);
+    assert_int_equal(len, sizeof(full));
+    assert_memory_equal(val, full, sizeof(full));
+    assert_int_equal(nsso_store_set(fx->s, "x", NULL, 1, far_future(), NULL), APR_EINVAL);
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, "full", NULL, &len), APR_EINVAL);
+    assert_int_equal(nsso_store_get(fx->s, NULL, "full", &val, &len), APR_EINVAL);
+    fx_free(fx);
+}
+
+static void test_too_large(void **state)
+{
+    fx_t *fx = fx_new(8, 128);
+    char big[129];
+    nsso_store_stats_t st;
+    int ev = 7;
+
+    (void)state;
+    memset(big, 'x', sizeof(big));
+    put(fx, "k", "small");
+    assert_int_equal(nsso_store_set(fx->s, "k", big, sizeof(big), far_future(), &ev),
+                     APR_ENOSPC);
+    assert_int_equal(ev, 0);
+    assert_int_equal(nsso_store_set(fx->s, "other", big, sizeof(big), far_future(), NULL),
+                     APR_ENOSPC);
+    expect_val(fx, "k", "small");
+    expect_absent(fx, "other");
+    assert_int_equal(nsso_store_set(fx->s, "k", big, 128, far_future(), NULL), APR_SUCCESS);
+    st = stats_of(fx);
+    assert_int_equal(st.too_large, 2);
+    assert_int_equal(st.sets, 2);
+    assert_int_equal(st.live, 1);
+    fx_free(fx);
+}
+
+/* ---- expiry ------------------------------------------------------------------- */
+
+static void test_expiry_past(void **state)
+{
+    fx_t *fx = fx_new(8, 64);
+    apr_time_t past = apr_time_now() - apr_time_from_sec(1);
+
+    (void)state;
+    assert_int_equal(nsso_store_set(fx->s, "old", "v", 1, past, NULL), APR_SUCCESS);
+    expect_absent(fx, "old");
+    assert_int_equal(stats_of(fx).live, 0);
+    put(fx, "k", "live");
+    assert_int_equal(nsso_store_set(fx->s, "k", "v", 1, past, NULL), APR_SUCCESS);
+    expect_absent(fx, "k");
+    assert_int_equal(stats_of(fx).live, 0);
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+static void test_expiry_elapses(void **state)
+{
+    fx_t *fx = fx_new(8, 64);
+    nsso_store_stats_t st;
+
+    (void)state;
+    /* wide margin: "short" must still be there when read back under valgrind */
+    assert_int_equal(nsso_store_set(fx->s, "short", "v", 1,
+                                    apr_time_now() + apr_time_from_msec(250), NULL),
+                     APR_SUCCESS);
+    put(fx, "long", "v");
+    expect_val(fx, "short", "v");
+    apr_sleep(apr_time_from_msec(350));
+    expect_absent(fx, "short");
+    assert_int_equal(nsso_store_del(fx->s, "short"), APR_NOTFOUND);
+    expect_val(fx, "long", "v");
+    st = stats_of(fx);
+    assert_int_equal(st.expired, 1);
+    assert_int_equal(st.live, 1);
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+/* The LRU tail is live; the expired entry sits in the middle. */
+static void test_expired_reused_before_live(void **state)
+{
+    fx_t *fx = fx_new(3, 64);
+    nsso_store_stats_t st;
+    int ev = 7;
+
+    (void)state;
+    put(fx, "b", "live-oldest");
+    assert_int_equal(nsso_store_set(fx->s, "a", "v", 1,
+                                    apr_time_now() + apr_time_from_msec(30), NULL),
+                     APR_SUCCESS);
+    put(fx, "c", "live");
+    apr_sleep(apr_time_from_msec(60));
+    assert_int_equal(nsso_store_set(fx->s, "d", "new", 3, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 0);
+    expect_val(fx, "b", "live-oldest");
+    expect_val(fx, "c", "live");
+    expect_val(fx, "d", "new");
+    expect_absent(fx, "a");
+    st = stats_of(fx);
+    assert_int_equal(st.expired, 1);
+    assert_int_equal(st.evicted, 0);
+    assert_int_equal(st.live, 3);
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+/* One sweep frees every expired slot; a stale min_expiry bound (its entry
+ * deleted) costs a sweep that finds nothing, then LRU eviction goes on. */
+static void test_sweep(void **state)
+{
+    fx_t *fx = fx_new(100, 32);
+    nsso_store_stats_t st;
+    char key[16];
+    int i, ev, evicted = 0;
+
+    (void)state;
+    for (i = 0; i < 100; i++) {
+        snprintf(key, sizeof(key), "old%d", i);
+        assert_int_equal(nsso_store_set(fx->s, key, "v", 1,
+                                        apr_time_now() + apr_time_from_msec(30), NULL),
+                         APR_SUCCESS);
+    }
+    apr_sleep(apr_time_from_msec(60));
+    for (i = 0; i < 100; i++) {
+        snprintf(key, sizeof(key), "new%d", i);
+        assert_int_equal(nsso_store_set(fx->s, key, "v", 1, far_future(), &ev), APR_SUCCESS);
+        evicted += ev;
+    }
+    st = stats_of(fx);
+    assert_int_equal(evicted, 0);
+    assert_int_equal(st.expired, 100);
+    assert_int_equal(st.live, 100);
+    expect_consistent(fx);
+    assert_int_equal(nsso_store_set(fx->s, "new0", "v", 1,
+                                    apr_time_now() + apr_time_from_msec(1), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(nsso_store_del(fx->s, "new0"), APR_SUCCESS);
+    put(fx, "x", "v");                          /* takes the deleted slot */
+    apr_sleep(apr_time_from_msec(5));
+    assert_int_equal(nsso_store_set(fx->s, "y", "v", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 1);                    /* nothing expired: LRU */
+    expect_absent(fx, "new1");
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+/* ---- eviction ------------------------------------------------------------------ */
+
+static void test_lru_order(void **state)
+{
+    fx_t *fx = fx_new(4, 64);
+    int ev;
+
+    (void)state;
+    put(fx, "k0", "0");
+    put(fx, "k1", "1");
+    put(fx, "k2", "2");
+    put(fx, "k3", "3");
+    expect_val(fx, "k0", "0");                  /* LRU order now: 1 2 3 0 */
+    assert_int_equal(nsso_store_set(fx->s, "k4", "4", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 1);                    /* k1 went: 2 3 0 4 */
+    assert_int_equal(nsso_store_set(fx->s, "k5", "5", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 1);                    /* k2 went: 3 0 4 5 */
+    put(fx, "k3", "3b");                        /* replace refreshes: 0 4 5 3 */
+    assert_int_equal(nsso_store_set(fx->s, "k6", "6", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 1);                    /* k0 went: 4 5 3 6 */
+    expect_absent(fx, "k0");
+    expect_absent(fx, "k1");
+    expect_absent(fx, "k2");
+    expect_val(fx, "k3", "3b");
+    expect_val(fx, "k4", "4");
+    expect_val(fx, "k5", "5");
+    expect_val(fx, "k6", "6");
+    assert_int_equal(stats_of(fx).evicted, 3);
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+static void test_evicted_flag(void **state)
+{
+    fx_t *fx = fx_new(2, 64);
+    int ev = 7;
+
+    (void)state;
+    assert_int_equal(nsso_store_set(fx->s, "a", "1", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 0);
+    assert_int_equal(nsso_store_set(fx->s, "b", "1", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 0);
+    ev = 7;
+    assert_int_equal(nsso_store_set(fx->s, "b", "2", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 0);                    /* full, but a replace */
+    assert_int_equal(nsso_store_set(fx->s, "c", "1", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 1);
+    assert_int_equal(nsso_store_set(fx->s, "d", "1", 1, far_future(), NULL), APR_SUCCESS);
+    assert_int_equal(nsso_store_del(fx->s, "d"), APR_SUCCESS);
+    assert_int_equal(nsso_store_set(fx->s, "e", "1", 1, far_future(), &ev), APR_SUCCESS);
+    assert_int_equal(ev, 0);                    /* the deleted slot was free */
+    assert_int_equal(stats_of(fx).evicted, 2);
+    fx_free(fx);
+}
+
+static void test_many_keys(void **state)
+{
+    fx_t *fx = fx_new(10000, 64);
+    nsso_store_stats_t st;
+    char key[32];
+    apr_time_t exp = far_future();
+    int i;
+
+    (void)state;
+    for (i = 0; i < 20000; i++) {
+        snprintf(key, sizeof(key), "session-%05d", i);
+        assert_int_equal(nsso_store_set(fx->s, key, key, strlen(key), exp, NULL),
+                         APR_SUCCESS);
+    }
+    st = stats_of(fx);
+    assert_int_equal(st.live, 10000);
+    assert_int_equal(st.capacity, 10000);
+    assert_int_equal(st.evicted, 10000);
+    expect_consistent(fx);
+    for (i = 0; i < 20000; i++) {
+        snprintf(key, sizeof(key), "session-%05d", i);
+        if (i < 10000)
+            expect_absent(fx, key);
+        else
+            expect_val(fx, key, key);
+    }
+    fx_free(fx);
+}
+
+/* ---- stats --------------------------------------------------------------------- */
+
+static void test_stats(void **state)
+{
+    fx_t *fx = fx_new(2, 16);
+    nsso_store_stats_t st;
+    char big[17] = { 0 };
+
+    (void)state;
+    put(fx, "a", "1");
+    put(fx, "a", "2");
+    put(fx, "b", "1");
+    put(fx, "c", "1");                          /* evicts a */
+    expect_val(fx, "b", "1");
+    expect_absent(fx, "a");
+    assert_int_equal(nsso_store_del(fx->s, "c"), APR_SUCCESS);
+    assert_int_equal(nsso_store_del(fx->s, "c"), APR_NOTFOUND);
+    assert_int_equal(nsso_store_set(fx->s, "b", big, sizeof(big), far_future(), NULL),
+                     APR_ENOSPC);
+    st = stats_of(fx);
+    assert_int_equal(st.capacity, 2);
+    assert_int_equal(st.slot_size, 16);
+    assert_int_equal(st.live, 1);
+    assert_int_equal(st.gets, 2);
+    assert_int_equal(st.hits, 1);
+    assert_int_equal(st.sets, 4);
+    assert_int_equal(st.deletes, 1);
+    assert_int_equal(st.expired, 0);
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(st.too_large, 1);
+    assert_int_equal(nsso_store_stats(fx->s, NULL), APR_EINVAL);
+    fx_free(fx);
+}
+
+/* ---- restart and corruption ------------------------------------------------------ */
+
+static void test_reattach_keeps_data(void **state)
+{
+    fx_t *fx = fx_new(32, 128);
+    nsso_store *again = NULL;
+
+    (void)state;
+    put(fx, "session-1", "alice");
+    put(fx, "session-2", "bob");
+    /* graceful restart: the new generation binds to the same memory */
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 128, NULL, 0,
+                                           &again), APR_SUCCESS);
+    fx->s = again;
+    expect_val(fx, "session-1", "alice");
+    expect_val(fx, "session-2", "bob");
+    assert_int_equal(stats_of(fx).sets, 2);
+    assert_int_equal(stats_of(fx).live, 2);
+    put(fx, "session-3", "carol");
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+static void test_reattach_mismatch(void **state)
+{
+    fx_t *fx = fx_new(32, 128);
+    nsso_store *s = NULL;
+
+    (void)state;
+    put(fx, "k", "v");
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 31, 128, NULL, 0, &s),
+                     APR_EMISMATCH);
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 120, NULL, 0, &s),
+                     APR_EMISMATCH);
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 64, 128, NULL, 0, &s),
+                     APR_EMISMATCH);
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 256, NULL, 0, &s),
+                     APR_EMISMATCH);
+    assert_null(s);
+    expect_val(fx, "k", "v");                   /* refusing did not touch it */
+    fx_free(fx);
+}
+
+static void test_corrupt_header(void **state)
+{
+    fx_t *fx = fx_new(16, 64);
+    nsso_store *s = NULL;
+    char *val;
+    apr_size_t len;
+
+    (void)state;
+    put(fx, "k", "v");
+    fx->mem[0] ^= 0x40;                         /* magic */
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
+                     APR_EMISMATCH);
+    /* a bound store notices, reports it once and starts afresh */
+    assert_int_equal(nsso_store_get(fx->s, fx->pool, "k", &val, &len), APR_EGENERAL);
+    expect_absent(fx, "k");
+    put(fx, "k2", "v2");
+    expect_val(fx, "k2", "v2");
+    expect_consistent(fx);
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
+                     APR_SUCCESS);
+    fx->mem[4] ^= 0x01;                         /* version */
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
+                     APR_EMISMATCH);
+    fx_free(fx);
+}
+
+static void test_corrupt_slots(void **state)
+{
+    fx_t *fx = fx_new(64, 64);
+    char key[16], *val;
+    apr_size_t len;
+    int i, broken = 0;
+
+    (void)state;
+    for (i = 0; i < 64; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        put(fx, key, key);
+    }
+    memset(fx->mem + fx->size / 2, 0xff, fx->size - fx->size / 2);
+    for (i = 0; i < 64; i++) {
+        apr_status_t rv;
+
+        snprintf(key, sizeof(key), "k%d", i);
+        rv = nsso_store_get(fx->s, fx->pool, key, &val, &len);
+        assert_true(rv == APR_SUCCESS || rv == APR_NOTFOUND || rv == APR_EGENERAL);
+        broken += rv == APR_EGENERAL;
+    }
+    assert_true(broken >= 1);
+    expect_consistent(fx);
+    put(fx, "fresh", "works");
+    expect_val(fx, "fresh", "works");
+    fx_free(fx);
+}
+
+static int status_allowed(apr_status_t rv)
+{
+    return rv == APR_SUCCESS || rv == APR_NOTFOUND || rv == APR_EGENERAL;
+}
+
+static void fuzz_ops(fx_t *fx, apr_uint32_t *rng, apr_pool_t *tmp)
+{
+    char key[16], *val;
+    apr_size_t len;
+    int op;
+
+    for (op = 0; op < 60; op++) {
+        apr_uint32_t r = rng_next(rng);
+        apr_status_t rv;
+
+        snprintf(key, sizeof(key), "f%u", (unsigned)(r % 48));
+        switch ((r >> 8) % 3) {
+        case 0:
+            rv = nsso_store_get(fx->s, tmp, key, &val, &len);
+            assert_true(rv != APR_SUCCESS || len <= fx->slot_size);
+            break;
+        case 1:
+            rv = nsso_store_set(fx->s, key, key, strlen(key), far_future(), NULL);
+            break;
+        default:
+            rv = nsso_store_del(fx->s, key);
+        }
+        assert_true(status_allowed(rv));
+    }
+}
+
+/* Random damage (bytes, or plausible small indices) anywhere in the segment:
+ * no crash, no hang, only the documented statuses, and the checker leaves a
+ * usable store behind. */
+static void test_fuzz_corruption(void **state)
+{
+    apr_uint32_t rng = 0x9e3779b9u;
+    int round, found = 0;
+
+    (void)state;
+    for (round = 0; round < 300; round++) {
+        fx_t *fx = fx_new(32, 48);
+        apr_pool_t *tmp;
+        apr_status_t rv;
+        int i;
+
+        assert_int_equal(apr_pool_create(&tmp, fx->pool), APR_SUCCESS);
+        fuzz_ops(fx, &rng, tmp);
+        for (i = 0; i < 6; i++) {
+            apr_size_t off = rng_next(&rng) % (fx->size - 4);
+
+            if (round % 2)
+                fx->mem[off] = (unsigned char)rng_next(&rng);
+            else {
+                apr_uint32_t w = rng_next(&rng) % 8 == 0 ? 0xffffffffu : rng_next(&rng) % 34;
+                memcpy(fx->mem + (off & ~(apr_size_t)3), &w, sizeof(w));
+            }
+        }
+        fuzz_ops(fx, &rng, tmp);
+        rv = nsso_shm_store_check(fx->s, 1);
+        assert_true(rv == APR_SUCCESS || rv == APR_EGENERAL);
+        found += rv == APR_EGENERAL;
+        expect_consistent(fx);
+        put(fx, "after", "ok");
+        expect_val(fx, "after", "ok");
+        fx_free(fx);
+    }
+    assert_true(found > 0);
+}
+
+static void test_check_rejects_foreign_store(void **state)
+{
+    nsso_store fake = { NULL, NULL };
+
+    (void)state;
+    assert_int_equal(nsso_shm_store_check(&fake, 0), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_check(NULL, 0), APR_EINVAL);
+}
+
+/* ---- several processes on one segment --------------------------------------- */
+
+#define MP_CHILDREN 4
+#define MP_OPS      20000
+#define MP_KEYS     400
+#define MP_ENTRIES  256
+#define MP_SLOT     512
+
+typedef struct {
+    apr_uint64_t gets, hits, sets, dels, evicted, bad;
+} mp_counts;
+
+/* Lives in the segment after the store: the start gun and the results. */
+typedef struct {
+    apr_uint32_t go;
+    apr_uint32_t pad;
+    mp_counts kids[MP_CHILDREN];
+} mp_board;
+
+static apr_uint64_t fnv1a(const void *buf, apr_size_t n)
+{
+    const unsigned char *b = buf;
+    apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
+    apr_size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ b[i]) * APR_UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* "key=<key>;c=<child>;s=<seq>;" + random filler + FNV-1a of all before. */
+static apr_size_t mp_value(char *buf, const char *key, unsigned child, unsigned seq,
+                           apr_uint32_t *rng)
+{
+    int n = snprintf(buf, MP_SLOT, "key=%s;c=%u;s=%u;", key, child, seq);
+    apr_size_t len = (apr_size_t)n + 8 + rng_next(rng) % (MP_SLOT - (apr_size_t)n - 8 + 1);
+    apr_size_t i;
+    apr_uint64_t h;
+
+    for (i = (apr_size_t)n; i < len - 8; i++)
+        buf[i] = (char)('a' + rng_next(rng) % 26);
+    h = fnv1a(buf, len - 8);
+    memcpy(buf + len - 8, &h, 8);
+    return len;
+}
+
+static int mp_value_ok(const char *key, const char *val, apr_size_t len)
+{
+    char prefix[64];
+    int n = snprintf(prefix, sizeof(prefix), "key=%s;", key);
+    apr_uint64_t h;
+
+    if (len < (apr_size_t)n + 8 || len > MP_SLOT || memcmp(val, prefix, (size_t)n) != 0)
+        return 0;
+    memcpy(&h, val + len - 8, 8);
+    return h == fnv1a(val, len - 8) && val[len] == '\0';
+}
+
+static void mp_key(char *buf, apr_size_t size, apr_uint32_t k)
+{
+    snprintf(buf, size, "sess-%03u", (unsigned)k);
+}
+
+static void mp_one_op(nsso_store *s, apr_pool_t *p, unsigned child, unsigned seq,
+                      apr_uint32_t *rng, mp_counts *c)
+{
+    char key[16], buf[MP_SLOT], *val;
+    apr_size_t len;
+    apr_uint32_t r = rng_next(rng) % 100;
+    apr_status_t rv;
+    int ev = 0;
+
+    mp_key(key, sizeof(key), rng_next(rng) % MP_KEYS);
+    if (r < 50) {
+        c->gets++;
+        rv = nsso_store_get(s, p, key, &val, &len);
+        if (rv == APR_SUCCESS) {
+            c->hits++;
+            c->bad += !mp_value_ok(key, val, len);
+        }
+        else
+            c->bad += rv != APR_NOTFOUND;
+    }
+    else if (r < 85) {
+        len = mp_value(buf, key, child, seq, rng);
+        rv = nsso_store_set(s, key, buf, len, far_future(), &ev);
+        c->sets += rv == APR_SUCCESS;
+        c->evicted += ev;
+        c->bad += rv != APR_SUCCESS;
+    }
+    else {
+        rv = nsso_store_del(s, key);
+        c->dels += rv == APR_SUCCESS;
+        c->bad += rv != APR_SUCCESS && rv != APR_NOTFOUND;
+    }
+}
+
+/* Runs in a forked child; never returns. Like an httpd child: re-initialise
+ * the inherited mutex, then bind a store to the inherited segment. */
+static void mp_child(void *base, apr_size_t size, apr_global_mutex_t *mutex,
+                     const char *lockname, unsigned child, mp_board *board)
+{
+    apr_pool_t *p, *iter;
+    nsso_store *s = NULL;
+    apr_uint32_t rng = 0x1234567u * (child + 1);
+    mp_counts c = { 0, 0, 0, 0, 0, 0 };
+    unsigned seq;
+    int failed = 1;
+
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
+        _exit(3);
+    if (apr_global_mutex_child_init(&mutex, lockname, p) == APR_SUCCESS
+        && nsso_shm_store_attach(p, base, size, MP_ENTRIES, MP_SLOT, mutex, 0, &s)
+           == APR_SUCCESS
+        && apr_pool_create(&iter, p) == APR_SUCCESS) {
+        while (!__atomic_load_n(&board->go, __ATOMIC_ACQUIRE))
+            apr_sleep(1000);
+        for (seq = 0; seq < MP_OPS; seq++) {
+            mp_one_op(s, iter, child, seq, &rng, &c);
+            if (seq % 128 == 0)
+                apr_pool_clear(iter);
+        }
+        board->kids[child] = c;
+        failed = c.bad != 0;
+    }
+    apr_pool_destroy(p);
+    _exit(failed ? 1 : 0);
+}
+
+static void mp_check_parent(nsso_store *s, apr_pool_t *p, const mp_counts *kids)
+{
+    nsso_store_stats_t st;
+    mp_counts sum = { 0, 0, 0, 0, 0, 0 };
+    apr_uint32_t k;
+    apr_size_t present = 0;
+    int i;
+
+    for (i = 0; i < MP_CHILDREN; i++) {
+        sum.gets += kids[i].gets;
+        sum.hits += kids[i].hits;
+        sum.sets += kids[i].sets;
+        sum.dels += kids[i].dels;
+        sum.evicted += kids[i].evicted;
+        assert_int_equal(kids[i].bad, 0);
+    }
+    assert_int_equal(nsso_store_stats(s, &st), APR_SUCCESS);
+    assert_int_equal(st.gets, sum.gets);
+    assert_int_equal(st.hits, sum.hits);
+    assert_int_equal(st.sets, sum.sets);
+    assert_int_equal(st.deletes, sum.dels);
+    assert_int_equal(st.evicted, sum.evicted);
+    assert_int_equal(st.expired, 0);
+    assert_int_equal(st.too_large, 0);
+    assert_true(st.gets + st.sets > MP_CHILDREN * MP_OPS / 2);
+    assert_true(st.evicted > 0);
+    assert_true(st.live <= MP_ENTRIES);
+    assert_int_equal(nsso_shm_store_check(s, 0), APR_SUCCESS);
+    for (k = 0; k < MP_KEYS; k++) {
+        char key[16], *val;
+        apr_size_t len;
+
+        mp_key(key, sizeof(key), k);
+        if (nsso_store_get(s, p, key, &val, &len) == APR_SUCCESS) {
+            assert_true(mp_value_ok(key, val, len));
+            present++;
+        }
+    }
+    assert_int_equal(present, st.live);
+}
+
+static void test_multiprocess(void **state)
+{
+    apr_pool_t *p;
+    apr_shm_t *shm;
+    apr_global_mutex_t *mutex;
+    nsso_store *s;
+    const char *tmpdir, *lockname;
+    apr_size_t size = nsso_shm_store_size(MP_ENTRIES, MP_SLOT);
+    apr_size_t cnt_off = (size + 7) & ~(apr_size_t)7;
+    unsigned char *base;
+    mp_board *board;
+    pid_t pids[MP_CHILDREN];
+    int i;
+
+    (void)state;
+    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
+    assert_int_equal(apr_temp_dir_get(&tmpdir, p), APR_SUCCESS);
+    lockname = apr_psprintf(p, "%s/nsso_test_store.%ld.lock", tmpdir, (long)getpid());
+    assert_int_equal(apr_shm_create(&shm, cnt_off + sizeof(mp_board), NULL, p), APR_SUCCESS);
+    assert_int_equal(apr_global_mutex_create(&mutex, lockname, APR_LOCK_DEFAULT, p),
+                     APR_SUCCESS);
+    base = apr_shm_baseaddr_get(shm);
+    board = (mp_board *)(void *)(base + cnt_off);
+    memset(board, 0, sizeof(*board));
+    assert_int_equal(nsso_shm_store_attach(p, base, size, MP_ENTRIES, MP_SLOT, mutex, 1, &s),
+                     APR_SUCCESS);
+    fflush(NULL);
+    for (i = 0; i < MP_CHILDREN; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0)
+            mp_child(base, size, mutex, lockname, (unsigned)i, board);
+    }
+    __atomic_store_n(&board->go, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < MP_CHILDREN; i++) {
+        int status = 0;
+
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    mp_check_parent(s, p, board->kids);
+    assert_int_equal(apr_global_mutex_destroy(mutex), APR_SUCCESS);
+    (void)apr_file_remove(lockname, p);
+    apr_pool_destroy(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_siphash_vectors),
+        cmocka_unit_test(test_geometry),
+        cmocka_unit_test(test_attach_args),
+        cmocka_unit_test(test_set_get_replace_delete),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_key_rules),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_expiry_past),
+        cmocka_unit_test(test_expiry_elapses),
+        cmocka_unit_test(test_expired_reused_before_live),
+        cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_lru_order),
+        cmocka_unit_test(test_evicted_flag),
+        cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_reattach_keeps_data),
+        cmocka_unit_test(test_reattach_mismatch),
+        cmocka_unit_test(test_corrupt_header),
+        cmocka_unit_test(test_corrupt_slots),
+        cmocka_unit_test(test_fuzz_corruption),
+        cmocka_unit_test(test_check_rejects_foreign_store),
+        cmocka_unit_test(test_multiprocess),
+    };
+    int rc;
+
+    apr_initialize();
+    rc = cmocka_run_group_tests_name("store_shm", tests, NULL, NULL);
+    apr_terminate();
+    return rc;
+}
