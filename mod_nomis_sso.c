@@ -2,6 +2,7 @@
  * hooks and hook registration. All logic lives in src/. */
 #include "nsso.h"
 #include "config.h"
+#include "authz.h"
 #include "expose.h"
 #include "handlers.h"
 #include "runtime.h"
@@ -25,14 +26,17 @@ static void nsso_register_hooks(apr_pool_t *p)
     ap_hook_quick_handler(nsso_quick_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_authn(nsso_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_post_read_request(nsso_expose_strip, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_insert_error_filter(nsso_authz_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    nsso_authz_register(p);
     ap_hook_fixups(nsso_expose_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_note_auth_failure(nsso_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 NSSO_EXPORT module AP_MODULE_DECLARE_DATA nomis_sso_module = {
     STANDARD20_MODULE_STUFF,
-    NULL,                  /* per-directory config: none yet */
-    NULL,
+    nsso_create_dir_conf,
+    nsso_merge_dir_conf,
     nsso_create_srv_conf,
     nsso_merge_srv_conf,
     nsso_directives,

@@ -11,8 +11,6 @@
 #include <apr_uri.h>
 #include <ctype.h>
 
-APLOG_USE_MODULE(nomis_sso);
-
 #define DEFAULT_REDIRECT_URI "/nomis-sso/callback"
 #define DEFAULT_COOKIE_NAME "nomis_sso_session"
 #define DEFAULT_CLOCK_SKEW 30
@@ -49,6 +47,7 @@ void *nsso_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->state_timeout = NSSO_UNSET;
     c->max_state_cookies = NSSO_UNSET;
     c->jwks_refetch = NSSO_UNSET;
+    c->trust_forwarded = NSSO_UNSET;
     return c;
 }
 
@@ -69,6 +68,8 @@ void *nsso_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(algs);
     MERGE_PTR(cookie_name);
     MERGE_PTR(ca_file);
+    MERGE_PTR(info_uri);
+    MERGE_PTR(caseload_url);
     if (add->npassphrases) {
         m->passphrases[0] = add->passphrases[0];
         m->passphrases[1] = add->passphrases[1];
@@ -85,11 +86,64 @@ void *nsso_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(state_timeout);
     MERGE_INT(max_state_cookies);
     MERGE_INT(jwks_refetch);
+    MERGE_INT(trust_forwarded);
     m->any_set = add->any_set || base->any_set;
     return m;
 }
 
+void *nsso_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    nsso_dir_conf *d = apr_pcalloc(p, sizeof(*d));
+
+    d->unauth_action = NSSO_UNSET;
+    d->unauthz_status = NSSO_UNSET;
+    d->pass = NSSO_UNSET;
+    d->pass_token = NSSO_UNSET;
+    return d;
+}
+
+void *nsso_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const nsso_dir_conf *base = basev, *add = addv;
+    nsso_dir_conf *m = apr_pcalloc(p, sizeof(*m));
+
+    MERGE_INT(unauth_action);
+    MERGE_INT(pass);
+    MERGE_INT(pass_token);
+    if (add->unauthz_status != NSSO_UNSET) {
+        m->unauthz_status = add->unauthz_status;
+        m->unauthz_url = add->unauthz_url;
+    } else {
+        m->unauthz_status = base->unauthz_status;
+        m->unauthz_url = base->unauthz_url;
+    }
+    return m;
+}
+
 /* ---- effective values ------------------------------------------------- */
+
+nsso_unauth_t nsso_conf_unauth_action(const nsso_dir_conf *d)
+{
+    return d && d->unauth_action != NSSO_UNSET ? (nsso_unauth_t)d->unauth_action
+                                               : NSSO_UNAUTH_AUTH;
+}
+
+int nsso_conf_pass(const nsso_dir_conf *d)
+{
+    return d && d->pass != NSSO_UNSET ? d->pass : NSSO_PASS_HEADERS | NSSO_PASS_ENV;
+}
+
+int nsso_conf_trust_forwarded(const nsso_srv_conf *c)
+{
+    return c->trust_forwarded == 1;
+}
+
+const char *nsso_conf_caseload_url(apr_pool_t *p, const nsso_srv_conf *c)
+{
+    if (!c->caseload_url)
+        return apr_pstrcat(p, nsso_conf_internal_url(c), "/api/user/me", NULL);
+    return *c->caseload_url ? c->caseload_url : NULL;
+}
 
 const char *nsso_conf_internal_url(const nsso_srv_conf *c)
 {
@@ -347,6 +401,96 @@ static const char *set_jwks_refetch(cmd_parms *cmd, void *d, const char *arg)
     return parse_int(cmd, arg, 1, 3600, &cmd_conf(cmd)->jwks_refetch);
 }
 
+static const char *set_unauth_action(cmd_parms *cmd, void *dv, const char *arg)
+{
+    nsso_dir_conf *d = dv;
+
+    if (!strcasecmp(arg, "auth"))
+        d->unauth_action = NSSO_UNAUTH_AUTH;
+    else if (!strcmp(arg, "401"))
+        d->unauth_action = NSSO_UNAUTH_401;
+    else if (!strcasecmp(arg, "pass"))
+        d->unauth_action = NSSO_UNAUTH_PASS;
+    else
+        return fail(cmd, "must be auth, 401 or pass");
+    return NULL;
+}
+
+static const char *set_unauthz_action(cmd_parms *cmd, void *dv, const char *arg)
+{
+    nsso_dir_conf *d = dv;
+    apr_uri_t u;
+
+    d->unauthz_url = NULL;
+    if (!strcmp(arg, "403"))
+        d->unauthz_status = HTTP_FORBIDDEN;
+    else if (!strcmp(arg, "401"))
+        d->unauthz_status = HTTP_UNAUTHORIZED;
+    else if (has_ctl(arg))
+        return fail(cmd, "contains spaces or control characters");
+    else if ((arg[0] == '/' && arg[1] != '/' && arg[1] != '\\')
+             || (apr_uri_parse(cmd->pool, arg, &u) == APR_SUCCESS && u.scheme && u.hostname
+                 && (!strcasecmp(u.scheme, "https") || !strcasecmp(u.scheme, "http")))) {
+        d->unauthz_status = HTTP_MOVED_TEMPORARILY;
+        d->unauthz_url = arg;
+    } else
+        return fail(cmd, "must be 403, 401, a local path or an absolute http(s) URL");
+    return NULL;
+}
+
+static const char *set_pass(cmd_parms *cmd, void *dv, const char *arg)
+{
+    nsso_dir_conf *d = dv;
+
+    if (!strcasecmp(arg, "headers"))
+        d->pass = NSSO_PASS_HEADERS;
+    else if (!strcasecmp(arg, "environment"))
+        d->pass = NSSO_PASS_ENV;
+    else if (!strcasecmp(arg, "both"))
+        d->pass = NSSO_PASS_HEADERS | NSSO_PASS_ENV;
+    else if (!strcasecmp(arg, "none"))
+        d->pass = 0;
+    else
+        return fail(cmd, "must be headers, environment, both or none");
+    return NULL;
+}
+
+static const char *set_pass_token(cmd_parms *cmd, void *dv, int flag)
+{
+    ((nsso_dir_conf *)dv)->pass_token = flag;
+    return NULL;
+}
+
+static const char *set_info_uri(cmd_parms *cmd, void *d, const char *arg)
+{
+    if (arg[0] != '/' || arg[1] == '/' || has_ctl(arg) || strchr(arg, '?'))
+        return fail(cmd, "must be a local path such as /nomis-sso/info");
+    cmd_conf(cmd)->info_uri = arg;
+    return NULL;
+}
+
+static const char *set_caseload_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    nsso_srv_conf *c = cmd_conf(cmd);
+    apr_uri_t u;
+
+    if (!strcasecmp(arg, "none")) {
+        c->caseload_url = "";
+        return NULL;
+    }
+    if (has_ctl(arg) || apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme
+        || !u.hostname || (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http")))
+        return fail(cmd, "must be an absolute http(s) URL or 'none'");
+    c->caseload_url = arg;
+    return NULL;
+}
+
+static const char *set_trust_forwarded(cmd_parms *cmd, void *d, int flag)
+{
+    cmd_conf(cmd)->trust_forwarded = flag;
+    return NULL;
+}
+
 static const char *global_only(cmd_parms *cmd)
 {
     return ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -450,6 +594,21 @@ const command_rec nsso_directives[] = {
         "sign-ins that may be in progress at once per browser (default 5)"),
     AP_INIT_TAKE1("NomisSSOJWKSRefetchInterval", set_jwks_refetch, NULL, RSRC_CONF,
         "least seconds between JWKS refetches caused by an unknown key id (default 10)"),
+    AP_INIT_TAKE1("NomisSSOUnauthAction", set_unauth_action, NULL, OR_AUTHCFG | RSRC_CONF,
+        "without a session: auth (sign in; 401 for XHR), 401, or pass (let through)"),
+    AP_INIT_TAKE1("NomisSSOUnauthzAction", set_unauthz_action, NULL, OR_AUTHCFG | RSRC_CONF,
+        "when a Require nomis-* line denies: 403 (default), 401, or a URL to redirect to"),
+    AP_INIT_TAKE1("NomisSSOPass", set_pass, NULL, OR_AUTHCFG | RSRC_CONF,
+        "hand the user to later handlers as headers, environment, both (default) or none"),
+    AP_INIT_FLAG("NomisSSOPassAccessToken", set_pass_token, NULL, OR_AUTHCFG | RSRC_CONF,
+        "also pass the access token (NOMIS_SSO_ACCESS_TOKEN, Authorization: Bearer)"),
+    AP_INIT_TAKE1("NomisSSOInfoURI", set_info_uri, NULL, RSRC_CONF,
+        "path answering the signed-in user's session as JSON (default: off)"),
+    AP_INIT_TAKE1("NomisSSOCaseloadURL", set_caseload_url, NULL, RSRC_CONF,
+        "URL giving the user's active caseload at sign-in (default "
+        "<NomisSSOAuthInternalURL>/api/user/me), or none"),
+    AP_INIT_FLAG("NomisSSOTrustForwardedHeaders", set_trust_forwarded, NULL, RSRC_CONF,
+        "use X-Forwarded-Proto/Host/Port from a trusted proxy (default Off)"),
     { NULL }
 };
 

@@ -35,12 +35,44 @@ typedef struct {
     int max_state_cookies;
     int jwks_refetch;              /* seconds between unknown-kid refetches */
     const char *ca_file;
+    const char *info_uri;          /* session-info JSON path; NULL: off */
+    const char *caseload_url;      /* NULL: <internal>/api/user/me; "" : off */
+    int trust_forwarded;           /* NSSO_UNSET / 0 / 1 */
     int any_set;                   /* some NomisSSO* directive appears here */
 
     /* built in post_config / child_init */
     nsso_crypto *crypto;
     nsso_jwks_cache *jwks;         /* per child process */
 } nsso_srv_conf;
+
+/* What to do with a request that has no session. */
+typedef enum { NSSO_UNAUTH_AUTH = 1, NSSO_UNAUTH_401, NSSO_UNAUTH_PASS } nsso_unauth_t;
+
+#define NSSO_PASS_HEADERS 1
+#define NSSO_PASS_ENV 2
+
+/* Per-directory (<Location>, <Directory>, .htaccess) settings. */
+typedef struct {
+    int unauth_action;        /* nsso_unauth_t or NSSO_UNSET (auth) */
+    int unauthz_status;       /* 403 / 401 / 302 (to unauthz_url), NSSO_UNSET: 403 */
+    const char *unauthz_url;
+    int pass;                 /* NSSO_PASS_* bits, NSSO_UNSET: both */
+    int pass_token;           /* NSSO_UNSET / 0 / 1 */
+} nsso_dir_conf;
+
+void *nsso_create_dir_conf(apr_pool_t *p, char *dir);
+void *nsso_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+
+static inline nsso_dir_conf *nsso_dir(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &nomis_sso_module);
+}
+
+nsso_unauth_t nsso_conf_unauth_action(const nsso_dir_conf *d);
+int nsso_conf_pass(const nsso_dir_conf *d);
+int nsso_conf_trust_forwarded(const nsso_srv_conf *c);
+/* The caseload URL, or NULL when caseload lookup is off. */
+const char *nsso_conf_caseload_url(apr_pool_t *p, const nsso_srv_conf *c);
 
 /* Global (main server only) settings. */
 typedef struct {

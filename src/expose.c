@@ -1,62 +1,109 @@
-/* expose.c - the signed-in user's identity for downstream handlers, as
- * environment variables (r->subprocess_env): NOMIS_SSO_USER, _NAME,
- * _AUTH_SOURCE, _ROLES (comma-separated, without the ROLE_ prefix),
- * _USER_ID and _EXPIRES. REMOTE_USER and AUTH_TYPE come from httpd itself
- * (r->user, r->ap_auth_type). Values are cleaned of control characters. */
+/* expose.c - the signed-in user's identity for downstream handlers.
+ *
+ * Environment (CGI, PHP, SSI, mod_rewrite, `Require expr`, logs):
+ * NOMIS_SSO_USER, _NAME, _AUTH_SOURCE, _ROLES (comma-separated, without
+ * ROLE_), _CASELOAD, _USER_ID, _EXPIRES, and _ACCESS_TOKEN only with
+ * NomisSSOPassAccessToken On. Request headers (mod_proxy backends):
+ * X-Nomis-User, -Name, -Auth-Source, -Roles, -Caseload, -User-Id,
+ * -Expires, and `Authorization: Bearer` with NomisSSOPassAccessToken On.
+ * REMOTE_USER and AUTH_TYPE come from httpd (r->user, r->ap_auth_type).
+ *
+ * Client headers named like ours are removed as each request is read, so
+ * a backend never sees a client's claim to a role. */
 #include "expose.h"
+#include "config.h"
 #include "handlers.h"
+#include "identity.h"
 
 #include <apr_strings.h>
-#include <apr_lib.h>
-#include <string.h>
 
-#define ROLE_PREFIX "ROLE_"
+typedef struct {
+    const char *env;
+    const char *header;
+} field_name;
 
-/* A copy of v with control characters replaced by '?'. */
-static const char *clean(apr_pool_t *p, const char *v)
+enum { F_USER, F_NAME, F_SOURCE, F_ROLES, F_CASELOAD, F_USER_ID, F_EXPIRES, F_COUNT };
+
+static const field_name fields[F_COUNT] = {
+    { "NOMIS_SSO_USER", "X-Nomis-User" },
+    { "NOMIS_SSO_NAME", "X-Nomis-Name" },
+    { "NOMIS_SSO_AUTH_SOURCE", "X-Nomis-Auth-Source" },
+    { "NOMIS_SSO_ROLES", "X-Nomis-Roles" },
+    { "NOMIS_SSO_CASELOAD", "X-Nomis-Caseload" },
+    { "NOMIS_SSO_USER_ID", "X-Nomis-User-Id" },
+    { "NOMIS_SSO_EXPIRES", "X-Nomis-Expires" },
+};
+
+static int strip_one(void *rv, const char *key, const char *value)
 {
-    char *c = apr_pstrdup(p, v), *q;
-
-    for (q = c; *q; q++)
-        if (apr_iscntrl(*q))
-            *q = '?';
-    return c;
+    if (nsso_is_identity_header(key))
+        APR_ARRAY_PUSH((apr_array_header_t *)rv, const char *) = key;
+    return 1;
 }
 
-static void set_env(request_rec *r, const char *name, const char *v)
+int nsso_expose_strip(request_rec *r)
 {
-    if (v)
-        apr_table_setn(r->subprocess_env, name, clean(r->pool, v));
-    else
-        apr_table_unset(r->subprocess_env, name);
-}
-
-static const char *roles_list(apr_pool_t *p, const apr_array_header_t *roles)
-{
-    apr_array_header_t *names = apr_array_make(p, roles->nelts + 1, sizeof(const char *));
+    const nsso_srv_conf *c = nsso_srv(r->server);
+    apr_array_header_t *names;
     int i;
 
-    for (i = 0; i < roles->nelts; i++) {
-        const char *role = APR_ARRAY_IDX(roles, i, const char *);
-        if (!strncmp(role, ROLE_PREFIX, sizeof(ROLE_PREFIX) - 1))
-            role += sizeof(ROLE_PREFIX) - 1;
-        if (*role && !strchr(role, ','))
-            APR_ARRAY_PUSH(names, const char *) = role;
+    if (!c->auth_url)
+        return DECLINED;
+    names = apr_array_make(r->pool, 2, sizeof(const char *));
+    apr_table_do(strip_one, names, r->headers_in, NULL);
+    for (i = 0; i < names->nelts; i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "removed client request header "
+                      "%s: only mod_nomis_sso sets identity headers",
+                      nsso_header_safe(r->pool, APR_ARRAY_IDX(names, i, const char *)));
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
     }
-    return apr_array_pstrcat(p, names, ',');
+    return DECLINED;
+}
+
+static void set_field(request_rec *r, int pass, int f, const char *v)
+{
+    if (pass & NSSO_PASS_ENV) {
+        if (v)
+            apr_table_setn(r->subprocess_env, fields[f].env, nsso_header_safe(r->pool, v));
+        else
+            apr_table_unset(r->subprocess_env, fields[f].env);
+    }
+    if (pass & NSSO_PASS_HEADERS) {
+        if (v)
+            apr_table_setn(r->headers_in, fields[f].header, nsso_header_safe(r->pool, v));
+        else
+            apr_table_unset(r->headers_in, fields[f].header);
+    }
+}
+
+void nsso_expose_session(request_rec *r, const nsso_session_t *s)
+{
+    const nsso_dir_conf *d = nsso_dir(r);
+    int pass = nsso_conf_pass(d);
+
+    set_field(r, pass, F_USER, s->user);
+    set_field(r, pass, F_NAME, s->name);
+    set_field(r, pass, F_SOURCE, s->auth_source);
+    set_field(r, pass, F_ROLES, nsso_roles_join(r->pool, s->roles));
+    set_field(r, pass, F_CASELOAD, s->caseload);
+    set_field(r, pass, F_USER_ID, s->user_id);
+    set_field(r, pass, F_EXPIRES, apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires));
+    if (d->pass_token != 1)
+        return;
+    if (pass & NSSO_PASS_ENV)
+        apr_table_setn(r->subprocess_env, "NOMIS_SSO_ACCESS_TOKEN",
+                       nsso_header_safe(r->pool, s->access_token));
+    if (pass & NSSO_PASS_HEADERS)
+        apr_table_setn(r->headers_in, "Authorization",
+                       apr_pstrcat(r->pool, "Bearer ",
+                                   nsso_header_safe(r->pool, s->access_token), NULL));
 }
 
 int nsso_expose_fixups(request_rec *r)
 {
     const nsso_session_t *s = nsso_request_session(r);
 
-    if (!s)
-        return DECLINED;
-    set_env(r, "NOMIS_SSO_USER", s->user);
-    set_env(r, "NOMIS_SSO_NAME", s->name);
-    set_env(r, "NOMIS_SSO_AUTH_SOURCE", s->auth_source);
-    set_env(r, "NOMIS_SSO_ROLES", roles_list(r->pool, s->roles));
-    set_env(r, "NOMIS_SSO_USER_ID", s->user_id);
-    set_env(r, "NOMIS_SSO_EXPIRES", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires));
+    if (s && r->user)
+        nsso_expose_session(r, s);
     return DECLINED;
 }

@@ -13,6 +13,8 @@
  * known, and the member of staff gets a short page with the right status. */
 #include "handlers.h"
 #include "config.h"
+#include "expose.h"
+#include "identity.h"
 #include "runtime.h"
 #include "cookie.h"
 #include "crypto.h"
@@ -28,8 +30,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <stdlib.h>
-
-APLOG_USE_MODULE(nomis_sso);
+#include <jansson.h>
 
 #define STATE_COOKIE_INFIX "_st_"
 #define MAX_STATE_LEN 64
@@ -55,9 +56,59 @@ const nsso_session_t *nsso_request_session(const request_rec *r)
 
 /* ---- small helpers -------------------------------------------------------- */
 
+/* First value of a (possibly comma-separated) X-Forwarded-* header, or
+ * NULL when absent or holding characters a host/proto/port cannot have. */
+static const char *forwarded(request_rec *r, const char *name)
+{
+    const char *v = apr_table_get(r->headers_in, name), *s;
+    char *first;
+
+    if (!v)
+        return NULL;
+    first = apr_pstrndup(r->pool, v, strcspn(v, ","));
+    apr_collapse_spaces(first, first);
+    for (s = first; *s; s++)
+        if (!apr_isalnum(*s) && !strchr(".-:[]", *s))
+            return NULL;
+    return *first ? first : NULL;
+}
+
+static const char *request_scheme(request_rec *r)
+{
+    if (nsso_conf_trust_forwarded(nsso_srv(r->server))) {
+        const char *proto = forwarded(r, "X-Forwarded-Proto");
+        if (proto && (!strcasecmp(proto, "https") || !strcasecmp(proto, "http")))
+            return apr_pstrdup(r->pool, proto);
+    }
+    return ap_http_scheme(r);
+}
+
 static int is_https(request_rec *r)
 {
-    return !strcasecmp(ap_http_scheme(r), "https");
+    return !strcasecmp(request_scheme(r), "https");
+}
+
+/* scheme://host[:port] of this request, as the browser sees it. */
+static const char *request_base(request_rec *r)
+{
+    const char *scheme = request_scheme(r), *host = NULL, *port = NULL;
+
+    if (nsso_conf_trust_forwarded(nsso_srv(r->server))) {
+        host = forwarded(r, "X-Forwarded-Host");
+        port = forwarded(r, "X-Forwarded-Port");
+    }
+    if (!host) {
+        apr_port_t p = ap_get_server_port(r);
+        host = ap_get_server_name_for_url(r);
+        if (!ap_is_default_port(p, r) || strcasecmp(scheme, ap_http_scheme(r)))
+            port = apr_itoa(r->pool, p);
+    }
+    if (port && !strchr(host, ']') && strchr(host, ':'))
+        port = NULL; /* X-Forwarded-Host already carries a port */
+    if (port && ((!strcasecmp(scheme, "https") && !strcmp(port, "443"))
+                 || (!strcasecmp(scheme, "http") && !strcmp(port, "80"))))
+        port = NULL;
+    return apr_pstrcat(r->pool, scheme, "://", host, port ? ":" : "", port ? port : "", NULL);
 }
 
 static void add_cookie(request_rec *r, const nsso_srv_conf *c, const char *name,
@@ -104,7 +155,7 @@ static const char *redirect_uri_abs(request_rec *r, const nsso_srv_conf *c)
 
     if (c->redirect_uri && c->redirect_uri[0] != '/')
         return c->redirect_uri;
-    return ap_construct_url(r->pool, path, r);
+    return apr_pstrcat(r->pool, request_base(r), path, NULL);
 }
 
 /* A short HTML page with the given status; the handler then returns OK. */
@@ -315,10 +366,20 @@ int nsso_check_authn(request_rec *r)
         ctx->session_id = id;
         ap_set_module_config(r->request_config, &nomis_sso_module, ctx);
         r->user = apr_pstrdup(r->pool, s->user);
+        nsso_expose_session(r, s);
         return OK;
     }
     if (stale)
         clear_cookie(r, c, nsso_conf_cookie_name(c));
+    switch (nsso_conf_unauth_action(nsso_dir(r))) {
+    case NSSO_UNAUTH_PASS:
+        r->user = ""; /* through, anonymous: empty REMOTE_USER, no NOMIS_SSO_* */
+        return OK;
+    case NSSO_UNAUTH_401:
+        return challenge(r, c);
+    case NSSO_UNAUTH_AUTH:
+        break;
+    }
     return start_login(r, c, cookies);
 }
 
@@ -523,6 +584,34 @@ static int auth_server_error(request_rec *r, const char *error)
                       "Please try again in a few minutes.");
 }
 
+/* The active caseload, asked once at sign-in. A failure is logged and the
+ * sign-in goes on: Require nomis-caseload then denies. */
+static void fetch_caseload(request_rec *r, const nsso_srv_conf *c, nsso_session_t *s)
+{
+    const char *url = nsso_conf_caseload_url(r->pool, c), *err = NULL;
+    nsso_http_opts_t opts;
+    nsso_http_response_t resp;
+
+    if (!url)
+        return;
+    nsso_conf_http_opts(c, &opts);
+    if (nsso_http_get(r->pool, &opts, url, s->access_token, &resp, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "caseload lookup for %s failed: %s", s->user, err);
+        return;
+    }
+    if (resp.status != 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "caseload lookup for %s: %s answered HTTP %ld", s->user, url,
+                      resp.status);
+        return;
+    }
+    s->caseload = nsso_caseload_parse(r->pool, resp.body, resp.len, &err);
+    if (!s->caseload)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "caseload lookup for %s: %s",
+                      s->user, err);
+}
+
 static int handle_callback(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
@@ -566,6 +655,7 @@ static int handle_callback(request_rec *r, const nsso_srv_conf *c)
         return error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
                           "The HMPPS sign-in service did not say who you are.");
     }
+    fetch_caseload(r, c, s);
     rc = create_session(r, c, s, cookies);
     if (rc != OK)
         return rc;
@@ -575,6 +665,46 @@ static int handle_callback(request_rec *r, const nsso_srv_conf *c)
     return HTTP_MOVED_TEMPORARILY;
 }
 
+/* ---- the session-info endpoint --------------------------------------------- */
+
+static int send_json(request_rec *r, int status, json_t *doc)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+    json_decref(doc);
+    if (!text)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    no_store(r);
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    if (!r->header_only)
+        ap_rputs(text, r);
+    free(text);
+    return OK;
+}
+
+/* NomisSSOInfoURI: the cookie's own session as JSON for the page's scripts. */
+static int handle_info(request_rec *r, const nsso_srv_conf *c)
+{
+    const apr_array_header_t *cookies =
+        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+    const char *id = NULL;
+    int stale, i;
+    const nsso_session_t *s = session_from_cookie(r, c, cookies, &id, &stale);
+    json_t *doc, *roles;
+
+    if (!s)
+        return send_json(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "not signed in"));
+    roles = json_array();
+    for (i = 0; roles && i < s->roles->nelts; i++)
+        json_array_append_new(roles, json_string(
+            nsso_role_bare(APR_ARRAY_IDX(s->roles, i, const char *))));
+    doc = json_pack("{s:s, s:s?, s:s?, s:o, s:s?, s:I}", "user", s->user,
+                    "name", s->name, "authSource", s->auth_source, "roles", roles,
+                    "caseload", s->caseload, "expiresAt", (json_int_t)s->expires);
+    return send_json(r, HTTP_OK, doc);
+}
+
 int nsso_quick_handler(request_rec *r, int lookup_uri)
 {
     nsso_srv_conf *c;
@@ -582,8 +712,18 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
     if (lookup_uri || r->main)
         return DECLINED;
     c = nsso_srv(r->server);
-    if (!c->auth_url || !r->parsed_uri.path
-        || strcmp(r->parsed_uri.path, nsso_conf_redirect_path(r->pool, c)))
+    if (!c->auth_url || !r->parsed_uri.path)
+        return DECLINED;
+    if (c->info_uri && !strcmp(r->parsed_uri.path, c->info_uri)) {
+        if (!nsso_runtime_ready(c))
+            return HTTP_INTERNAL_SERVER_ERROR;
+        if (r->method_number != M_GET) {
+            r->allowed = AP_METHOD_BIT << M_GET;
+            return HTTP_METHOD_NOT_ALLOWED;
+        }
+        return handle_info(r, c);
+    }
+    if (strcmp(r->parsed_uri.path, nsso_conf_redirect_path(r->pool, c)))
         return DECLINED;
     if (!nsso_runtime_ready(c)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

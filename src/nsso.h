@@ -13,4 +13,7 @@
 
 extern NSSO_EXPORT module AP_MODULE_DECLARE_DATA nomis_sso_module;
 
+/* every httpd-facing file logs as this module */
+APLOG_USE_MODULE(nomis_sso);
+
 #endif

@@ -12,8 +12,6 @@
 #include <util_mutex.h>
 #include <http_core.h>
 
-APLOG_USE_MODULE(nomis_sso);
-
 #define SHM_USERDATA_KEY "mod_nomis_sso:shm"
 #define JWKS_DEFAULT_MAX_AGE apr_time_from_sec(3600)
 

@@ -1,0 +1,196 @@
+/* authz.c - authorization on the claims of the session's access token.
+ *
+ * Each provider takes a list of values on its Require line and grants when
+ * the session matches any of them, so providers combine with RequireAll,
+ * RequireAny and `Require not`. A denial is remembered in r->notes; when
+ * mod_authz_core then answers (401 by default for a known user), the error
+ * filter below replaces that answer with NomisSSOUnauthzAction's: a short
+ * 403 page naming the user and what was required, a 401, or a redirect. */
+#include "authz.h"
+#include "config.h"
+#include "handlers.h"
+#include "identity.h"
+
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_auth.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <util_filter.h>
+
+#define DENIED_NOTE "nomis-sso-denied"
+#define ERROR_FILTER "NOMIS_SSO_DENIED"
+
+typedef enum { MATCH_ROLE, MATCH_USER, MATCH_AUTH_SOURCE, MATCH_SCOPE,
+               MATCH_CASELOAD } match_kind;
+
+typedef struct {
+    match_kind kind;
+    const char *provider;
+    apr_array_header_t *values;
+} require_spec;
+
+static const char *parse_line(cmd_parms *cmd, const char *line, const void **parsed,
+                              match_kind kind, const char *provider)
+{
+    require_spec *spec = apr_pcalloc(cmd->pool, sizeof(*spec));
+    const char *w;
+
+    spec->kind = kind;
+    spec->provider = provider;
+    spec->values = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    while (*(w = ap_getword_conf(cmd->pool, &line))) {
+        const char *c;
+        for (c = w; *c; c++)
+            if (apr_iscntrl(*c) || *c == ',')
+                return apr_psprintf(cmd->pool, "Require %s: '%s' is not a valid value",
+                                    provider, w);
+        APR_ARRAY_PUSH(spec->values, const char *) = w;
+    }
+    if (!spec->values->nelts)
+        return apr_psprintf(cmd->pool, "Require %s needs at least one value", provider);
+    *parsed = spec;
+    return NULL;
+}
+
+#define PARSER(fn, kind, name) \
+    static const char *fn(cmd_parms *cmd, const char *line, const void **parsed) \
+    { return parse_line(cmd, line, parsed, kind, name); }
+PARSER(parse_role, MATCH_ROLE, "nomis-role")
+PARSER(parse_user, MATCH_USER, "nomis-user")
+PARSER(parse_auth_source, MATCH_AUTH_SOURCE, "nomis-auth-source")
+PARSER(parse_scope, MATCH_SCOPE, "nomis-scope")
+PARSER(parse_caseload, MATCH_CASELOAD, "nomis-caseload")
+
+static int session_matches(const nsso_session_t *s, const require_spec *spec)
+{
+    switch (spec->kind) {
+    case MATCH_ROLE:
+        return nsso_roles_any(s->roles, spec->values);
+    case MATCH_USER:
+        return nsso_list_has(spec->values, s->user, 1);
+    case MATCH_AUTH_SOURCE:
+        return nsso_list_has(spec->values, s->auth_source, 1);
+    case MATCH_SCOPE: {
+        int i;
+        for (i = 0; s->scope && i < s->scope->nelts; i++)
+            if (nsso_list_has(spec->values, APR_ARRAY_IDX(s->scope, i, const char *), 0))
+                return 1;
+        return 0;
+    }
+    case MATCH_CASELOAD:
+        return nsso_list_has(spec->values, s->caseload, 1);
+    }
+    return 0;
+}
+
+static authz_status check(request_rec *r, const char *line, const void *parsed)
+{
+    const require_spec *spec = parsed;
+    const nsso_session_t *s;
+
+    if (!r->user || !*r->user) /* no session (NomisSSOUnauthAction pass) */
+        return AUTHZ_DENIED_NO_USER;
+    s = nsso_request_session(r);
+    if (!s) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "Require %s used without "
+                      "AuthType nomis-sso: denied", spec->provider);
+        return AUTHZ_DENIED;
+    }
+    if (session_matches(s, spec))
+        return AUTHZ_GRANTED;
+    if (spec->kind == MATCH_CASELOAD && !s->caseload)
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "Require nomis-caseload: %s has "
+                      "no known active caseload (lookup at sign-in failed or none set)",
+                      s->user);
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "Require %s %s: %s does not match",
+                      spec->provider, line, s->user);
+    apr_table_setn(r->notes, DENIED_NOTE,
+                   apr_pstrcat(r->pool, "Require ", spec->provider, " ", line, NULL));
+    return AUTHZ_DENIED;
+}
+
+static const authz_provider role_provider = { check, parse_role };
+static const authz_provider user_provider = { check, parse_user };
+static const authz_provider auth_source_provider = { check, parse_auth_source };
+static const authz_provider scope_provider = { check, parse_scope };
+static const authz_provider caseload_provider = { check, parse_caseload };
+
+/* ---- the answer to a denial ------------------------------------------------- */
+
+static apr_status_t denied_page(ap_filter_t *f, const nsso_session_t *s, const char *what)
+{
+    request_rec *r = f->r;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    const char *name = s->name ? s->name : s->user;
+
+    apr_brigade_printf(bb, NULL, NULL,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Access denied</title></head>\n<body>\n<h1>Access denied</h1>\n"
+        "<p>You are signed in as <strong>%s</strong> (%s), but this page needs "
+        "something your account does not have: <code>%s</code>.</p>\n"
+        "<p>Ask your local system administrator for the role you need.</p>\n"
+        "</body></html>\n",
+        ap_escape_html(r->pool, name), ap_escape_html(r->pool, s->user),
+        ap_escape_html(r->pool, what ? what : "Require"));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* Runs on mod_authz_core's error response for a denied, signed-in user:
+ * swallows that response's body and writes NomisSSOUnauthzAction's answer. */
+static apr_status_t denied_filter(ap_filter_t *f, apr_bucket_brigade *in)
+{
+    request_rec *r = f->r;
+    const nsso_dir_conf *d = nsso_dir(r);
+    const nsso_session_t *s = nsso_request_session(r);
+
+    apr_brigade_cleanup(in);
+    if (f->ctx)
+        return APR_SUCCESS; /* our page is out: drop the rest */
+    f->ctx = f;
+    apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+    apr_table_unset(r->headers_out, "WWW-Authenticate");
+    apr_table_unset(r->headers_out, "Content-Length");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    r->status_line = NULL;
+    if (d->unauthz_status == HTTP_MOVED_TEMPORARILY) {
+        r->status = HTTP_MOVED_TEMPORARILY;
+        apr_table_setn(r->err_headers_out, "Location", d->unauthz_url);
+    } else {
+        r->status = d->unauthz_status == HTTP_UNAUTHORIZED ? HTTP_UNAUTHORIZED
+                                                           : HTTP_FORBIDDEN;
+    }
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    return denied_page(f, s, apr_table_get(r->notes, DENIED_NOTE));
+}
+
+void nsso_authz_insert_error_filter(request_rec *r)
+{
+    if (r->status != HTTP_UNAUTHORIZED && r->status != HTTP_FORBIDDEN)
+        return;
+    if (!r->user || !apr_table_get(r->notes, DENIED_NOTE) || !nsso_request_session(r))
+        return;
+    ap_add_output_filter(ERROR_FILTER, NULL, r, r->connection);
+}
+
+void nsso_authz_register(apr_pool_t *p)
+{
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-role",
+                              AUTHZ_PROVIDER_VERSION, &role_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-user",
+                              AUTHZ_PROVIDER_VERSION, &user_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-auth-source",
+                              AUTHZ_PROVIDER_VERSION, &auth_source_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-scope",
+                              AUTHZ_PROVIDER_VERSION, &scope_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-caseload",
+                              AUTHZ_PROVIDER_VERSION, &caseload_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_output_filter(ERROR_FILTER, denied_filter, NULL, AP_FTYPE_CONTENT_SET);
+}

@@ -1,0 +1,136 @@
+/* test_identity.c - role matching, role lists, header safety, identity
+ * header detection and caseload parsing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include "identity.h"
+
+static apr_pool_t *pool;
+
+static int setup(void **state)
+{
+    apr_initialize();
+    return apr_pool_create(&pool, NULL);
+}
+
+static int teardown(void **state)
+{
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return 0;
+}
+
+static apr_array_header_t *list(const char *a, const char *b, const char *c)
+{
+    apr_array_header_t *arr = apr_array_make(pool, 3, sizeof(const char *));
+    if (a) APR_ARRAY_PUSH(arr, const char *) = a;
+    if (b) APR_ARRAY_PUSH(arr, const char *) = b;
+    if (c) APR_ARRAY_PUSH(arr, const char *) = c;
+    return arr;
+}
+
+static void test_roles_any(void **state)
+{
+    apr_array_header_t *held = list("ROLE_ALLOC_MGR", "ROLE_GLOBAL_SEARCH", NULL);
+
+    assert_true(nsso_roles_any(held, list("ALLOC_MGR", NULL, NULL)));
+    assert_true(nsso_roles_any(held, list("ROLE_ALLOC_MGR", NULL, NULL)));
+    assert_true(nsso_roles_any(held, list("POM", "GLOBAL_SEARCH", NULL)));
+    assert_false(nsso_roles_any(held, list("alloc_mgr", NULL, NULL)));
+    assert_false(nsso_roles_any(held, list("ALLOC", "MGR", "ALLOC_MGR_X")));
+    assert_false(nsso_roles_any(held, list("ROLE_", NULL, NULL)));
+    assert_false(nsso_roles_any(list("ROLE_", NULL, NULL), list("ROLE_", "", NULL)));
+    assert_false(nsso_roles_any(list(NULL, NULL, NULL), list("ALLOC_MGR", NULL, NULL)));
+    assert_false(nsso_roles_any(NULL, list("ALLOC_MGR", NULL, NULL)));
+    /* a held role issued without the prefix still matches */
+    assert_true(nsso_roles_any(list("POM", NULL, NULL), list("ROLE_POM", NULL, NULL)));
+}
+
+static void test_roles_join(void **state)
+{
+    assert_string_equal(nsso_roles_join(pool, list("ROLE_ALLOC_MGR", "ROLE_POM", NULL)),
+                        "ALLOC_MGR,POM");
+    assert_string_equal(nsso_roles_join(pool, list("ROLE_A,B", "ROLE_C\nX", "ROLE_D")), "D");
+    assert_string_equal(nsso_roles_join(pool, list(NULL, NULL, NULL)), "");
+    assert_string_equal(nsso_roles_join(pool, NULL), "");
+}
+
+static void test_list_has(void **state)
+{
+    apr_array_header_t *l = list("nomis", "delius", NULL);
+    assert_true(nsso_list_has(l, "NOMIS", 1));
+    assert_false(nsso_list_has(l, "NOMIS", 0));
+    assert_false(nsso_list_has(l, NULL, 1));
+    assert_false(nsso_list_has(l, "auth", 1));
+}
+
+static void test_header_safe(void **state)
+{
+    char big[NSSO_HEADER_MAX + 100];
+
+    assert_string_equal(nsso_header_safe(pool, "Alloc Spo"), "Alloc Spo");
+    assert_string_equal(nsso_header_safe(pool, "a\r\nX-Nomis-Roles: ADMIN"),
+                        "a??X-Nomis-Roles: ADMIN");
+    assert_string_equal(nsso_header_safe(pool, "\x01\x7f\t"), "???");
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(strlen(nsso_header_safe(pool, big)), NSSO_HEADER_MAX);
+}
+
+static void test_identity_headers(void **state)
+{
+    static const char *const yes[] = { "X-Nomis-Roles", "x-nomis-user", "X_NOMIS_ROLES",
+                                       "X-NOMIS_user", "x_Nomis-Anything", "X-Nomis-", NULL };
+    static const char *const no[] = { "X-Nomis", "X-Nomi-Roles", "Authorization", "",
+                                      "XX-Nomis-Roles", "X-Forwarded-User", NULL };
+    for (int i = 0; yes[i]; i++)
+        if (!nsso_is_identity_header(yes[i]))
+            fail_msg("missed identity header %s", yes[i]);
+    for (int i = 0; no[i]; i++)
+        if (nsso_is_identity_header(no[i]))
+            fail_msg("flagged header %s", no[i]);
+}
+
+static const char *caseload(const char *json)
+{
+    const char *err = NULL, *c = nsso_caseload_parse(pool, json, strlen(json), &err);
+    if (!c)
+        assert_non_null(err);
+    return c;
+}
+
+static void test_caseload(void **state)
+{
+    assert_string_equal(caseload("{\"username\":\"A\",\"activeCaseLoadId\":\"LEI\"}"), "LEI");
+    assert_null(caseload("{\"username\":\"A\"}"));
+    assert_null(caseload("{\"activeCaseLoadId\":\"NWEB\"}"));
+    assert_null(caseload("{\"activeCaseLoadId\":7}"));
+    assert_null(caseload("{\"activeCaseLoadId\":\"\"}"));
+    assert_null(caseload("{\"activeCaseLoadId\":\"LE\\u0000I\"}"));
+    assert_null(caseload("not json"));
+    assert_null(caseload("[]"));
+    assert_string_equal(caseload("[{\"caseLoadId\":\"NWEB\",\"currentlyActive\":true},"
+                                 "{\"caseLoadId\":\"MDI\",\"currentlyActive\":false},"
+                                 "{\"caseLoadId\":\"LEI\",\"currentlyActive\":true}]"), "LEI");
+    assert_string_equal(caseload("[{\"caseLoadId\":\"MDI\"},{\"caseLoadId\":\"LEI\"}]"), "MDI");
+    assert_null(caseload("[{\"caseLoadId\":\"NWEB\",\"currentlyActive\":true}, 5, \"x\"]"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roles_any),
+        cmocka_unit_test(test_roles_join),
+        cmocka_unit_test(test_list_has),
+        cmocka_unit_test(test_header_safe),
+        cmocka_unit_test(test_identity_headers),
+        cmocka_unit_test(test_caseload),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
