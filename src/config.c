@@ -21,6 +21,12 @@
 #define DEFAULT_CACHE_ENTRY_SIZE 8192
 #define MIN_PASSPHRASE_LEN 16
 #define DEFAULT_JWKS_REFETCH 10
+#define DEFAULT_REFRESH_BEFORE 60
+#define DEFAULT_INACTIVITY (20 * 60)
+#define DEFAULT_MAX_DURATION (12 * 3600)
+#define DEFAULT_LOGOUT_URI "/nomis-sso/logout"
+#define DEFAULT_SIGNOUT_PATH "/sign-out"
+#define DEFAULT_VERIFY_INTERVAL 60
 
 static nsso_global_conf global_conf = {
     DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_ENTRY_SIZE
@@ -48,6 +54,11 @@ void *nsso_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->max_state_cookies = NSSO_UNSET;
     c->jwks_refetch = NSSO_UNSET;
     c->trust_forwarded = NSSO_UNSET;
+    c->refresh_before = NSSO_UNSET;
+    c->inactivity_timeout = NSSO_UNSET;
+    c->max_duration = NSSO_UNSET;
+    c->verify_interval = NSSO_UNSET;
+    c->verify_fail_open = NSSO_UNSET;
     return c;
 }
 
@@ -70,6 +81,11 @@ void *nsso_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(ca_file);
     MERGE_PTR(info_uri);
     MERGE_PTR(caseload_url);
+    MERGE_PTR(logout_uri);
+    MERGE_PTR(post_logout_url);
+    MERGE_PTR(redirect_allowed);
+    MERGE_PTR(signout_path);
+    MERGE_PTR(verify_url);
     if (add->npassphrases) {
         m->passphrases[0] = add->passphrases[0];
         m->passphrases[1] = add->passphrases[1];
@@ -87,6 +103,11 @@ void *nsso_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(max_state_cookies);
     MERGE_INT(jwks_refetch);
     MERGE_INT(trust_forwarded);
+    MERGE_INT(refresh_before);
+    MERGE_INT(inactivity_timeout);
+    MERGE_INT(max_duration);
+    MERGE_INT(verify_interval);
+    MERGE_INT(verify_fail_open);
     m->any_set = add->any_set || base->any_set;
     return m;
 }
@@ -99,6 +120,8 @@ void *nsso_create_dir_conf(apr_pool_t *p, char *dir)
     d->unauthz_status = NSSO_UNSET;
     d->pass = NSSO_UNSET;
     d->pass_token = NSSO_UNSET;
+    d->accept_bearer = NSSO_UNSET;
+    d->no_store = NSSO_UNSET;
     return d;
 }
 
@@ -110,6 +133,8 @@ void *nsso_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(unauth_action);
     MERGE_INT(pass);
     MERGE_INT(pass_token);
+    MERGE_INT(accept_bearer);
+    MERGE_INT(no_store);
     if (add->unauthz_status != NSSO_UNSET) {
         m->unauthz_status = add->unauthz_status;
         m->unauthz_url = add->unauthz_url;
@@ -121,6 +146,48 @@ void *nsso_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 }
 
 /* ---- effective values ------------------------------------------------- */
+
+#define OR_DEFAULT(v, d) ((v) != NSSO_UNSET ? (v) : (d))
+
+int nsso_conf_refresh_before(const nsso_srv_conf *c)
+{
+    return OR_DEFAULT(c->refresh_before, DEFAULT_REFRESH_BEFORE);
+}
+
+int nsso_conf_inactivity(const nsso_srv_conf *c)
+{
+    return OR_DEFAULT(c->inactivity_timeout, DEFAULT_INACTIVITY);
+}
+
+int nsso_conf_max_duration(const nsso_srv_conf *c)
+{
+    return OR_DEFAULT(c->max_duration, DEFAULT_MAX_DURATION);
+}
+
+const char *nsso_conf_logout_uri(const nsso_srv_conf *c)
+{
+    return c->logout_uri ? c->logout_uri : DEFAULT_LOGOUT_URI;
+}
+
+const char *nsso_conf_signout_path(const nsso_srv_conf *c)
+{
+    return c->signout_path ? c->signout_path : DEFAULT_SIGNOUT_PATH;
+}
+
+int nsso_conf_verify_interval(const nsso_srv_conf *c)
+{
+    return OR_DEFAULT(c->verify_interval, DEFAULT_VERIFY_INTERVAL);
+}
+
+int nsso_conf_verify_fail_open(const nsso_srv_conf *c)
+{
+    return OR_DEFAULT(c->verify_fail_open, 1);
+}
+
+int nsso_conf_no_store(const nsso_dir_conf *d)
+{
+    return !d || d->no_store != 0;
+}
 
 nsso_unauth_t nsso_conf_unauth_action(const nsso_dir_conf *d)
 {
@@ -491,6 +558,106 @@ static const char *set_trust_forwarded(cmd_parms *cmd, void *d, int flag)
     return NULL;
 }
 
+static const char *set_refresh_before(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 0, 86400, &cmd_conf(cmd)->refresh_before);
+}
+
+static const char *set_inactivity(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 10, 7 * 86400, &cmd_conf(cmd)->inactivity_timeout);
+}
+
+static const char *set_max_duration(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 10, 30 * 86400, &cmd_conf(cmd)->max_duration);
+}
+
+static const char *local_path(cmd_parms *cmd, const char *arg, const char **out)
+{
+    if (arg[0] != '/' || arg[1] == '/' || arg[1] == '\\' || has_ctl(arg)
+        || strchr(arg, '?') || strchr(arg, '#'))
+        return fail(cmd, "must be a local path such as /nomis-sso/logout");
+    *out = arg;
+    return NULL;
+}
+
+static const char *set_logout_uri(cmd_parms *cmd, void *d, const char *arg)
+{
+    return local_path(cmd, arg, &cmd_conf(cmd)->logout_uri);
+}
+
+static const char *set_signout_path(cmd_parms *cmd, void *d, const char *arg)
+{
+    return local_path(cmd, arg, &cmd_conf(cmd)->signout_path);
+}
+
+static const char *set_post_logout_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_uri_t u;
+
+    if (has_ctl(arg))
+        return fail(cmd, "contains spaces or control characters");
+    if (arg[0] == '/' ? (arg[1] == '/' || arg[1] == '\\')
+        : (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname
+           || (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http"))))
+        return fail(cmd, "must be a local path or an absolute http(s) URL");
+    cmd_conf(cmd)->post_logout_url = arg;
+    return NULL;
+}
+
+static const char *add_redirect_allowed(cmd_parms *cmd, void *d, const char *arg)
+{
+    nsso_srv_conf *c = cmd_conf(cmd);
+    ap_regex_t *re = ap_pregcomp(cmd->pool, arg, AP_REG_EXTENDED | AP_REG_NOSUB);
+
+    if (!re)
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a valid regular expression", arg));
+    if (arg[0] != '^')
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' must be anchored with ^ (and should "
+                                      "name the scheme and host) so it cannot match "
+                                      "inside another URL", arg));
+    if (!c->redirect_allowed)
+        c->redirect_allowed = apr_array_make(cmd->pool, 2, sizeof(ap_regex_t *));
+    APR_ARRAY_PUSH(c->redirect_allowed, ap_regex_t *) = re;
+    return NULL;
+}
+
+static const char *set_verify_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_base_url(cmd, arg, &cmd_conf(cmd)->verify_url);
+}
+
+static const char *set_verify_interval(cmd_parms *cmd, void *d, const char *arg)
+{
+    return parse_int(cmd, arg, 0, 86400, &cmd_conf(cmd)->verify_interval);
+}
+
+static const char *set_verify_failure(cmd_parms *cmd, void *d, const char *arg)
+{
+    nsso_srv_conf *c = cmd_conf(cmd);
+
+    if (!strcasecmp(arg, "fail-open"))
+        c->verify_fail_open = 1;
+    else if (!strcasecmp(arg, "fail-closed"))
+        c->verify_fail_open = 0;
+    else
+        return fail(cmd, "must be fail-open or fail-closed");
+    return NULL;
+}
+
+static const char *set_accept_bearer(cmd_parms *cmd, void *dv, int flag)
+{
+    ((nsso_dir_conf *)dv)->accept_bearer = flag;
+    return NULL;
+}
+
+static const char *set_no_store(cmd_parms *cmd, void *dv, int flag)
+{
+    ((nsso_dir_conf *)dv)->no_store = flag;
+    return NULL;
+}
+
 static const char *global_only(cmd_parms *cmd)
 {
     return ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -609,6 +776,30 @@ const command_rec nsso_directives[] = {
         "<NomisSSOAuthInternalURL>/api/user/me), or none"),
     AP_INIT_FLAG("NomisSSOTrustForwardedHeaders", set_trust_forwarded, NULL, RSRC_CONF,
         "use X-Forwarded-Proto/Host/Port from a trusted proxy (default Off)"),
+    AP_INIT_TAKE1("NomisSSORefreshBeforeExpiry", set_refresh_before, NULL, RSRC_CONF,
+        "refresh the access token this many seconds before it expires (default 60; 0: never)"),
+    AP_INIT_TAKE1("NomisSSOSessionInactivityTimeout", set_inactivity, NULL, RSRC_CONF,
+        "end a session unused for this many seconds (default 1200)"),
+    AP_INIT_TAKE1("NomisSSOSessionMaxDuration", set_max_duration, NULL, RSRC_CONF,
+        "end a session this many seconds after sign-in (default 43200)"),
+    AP_INIT_TAKE1("NomisSSOLogoutURI", set_logout_uri, NULL, RSRC_CONF,
+        "local path that signs out (default /nomis-sso/logout)"),
+    AP_INIT_TAKE1("NomisSSOPostLogoutURL", set_post_logout_url, NULL, RSRC_CONF,
+        "where HMPPS Auth sends the browser after sign-out (default: this site's /)"),
+    AP_INIT_ITERATE("NomisSSORedirectURLsAllowed", add_redirect_allowed, NULL, RSRC_CONF,
+        "anchored regular expressions of other-host URLs sign-out may return to"),
+    AP_INIT_TAKE1("NomisSSOAuthSignOutPath", set_signout_path, NULL, RSRC_CONF,
+        "HMPPS Auth's sign-out path (default /sign-out; older servers: /logout)"),
+    AP_INIT_TAKE1("NomisSSOTokenVerificationURL", set_verify_url, NULL, RSRC_CONF,
+        "base URL of the HMPPS token verification API (default: off)"),
+    AP_INIT_TAKE1("NomisSSOTokenVerificationInterval", set_verify_interval, NULL, RSRC_CONF,
+        "seconds between verifications of one session's token (default 60)"),
+    AP_INIT_TAKE1("NomisSSOTokenVerificationFailure", set_verify_failure, NULL, RSRC_CONF,
+        "when the verification API cannot answer: fail-open (default) or fail-closed"),
+    AP_INIT_FLAG("NomisSSOAcceptBearer", set_accept_bearer, NULL, OR_AUTHCFG | RSRC_CONF,
+        "also accept Authorization: Bearer access tokens beside session cookies"),
+    AP_INIT_FLAG("NomisSSONoStore", set_no_store, NULL, OR_AUTHCFG | RSRC_CONF,
+        "mark protected responses Cache-Control: no-store (default On)"),
     { NULL }
 };
 

@@ -38,6 +38,16 @@ typedef struct {
     const char *info_uri;          /* session-info JSON path; NULL: off */
     const char *caseload_url;      /* NULL: <internal>/api/user/me; "" : off */
     int trust_forwarded;           /* NSSO_UNSET / 0 / 1 */
+    int refresh_before;            /* seconds; 0: never refresh */
+    int inactivity_timeout;        /* seconds */
+    int max_duration;              /* seconds */
+    const char *logout_uri;        /* path */
+    const char *post_logout_url;   /* path or absolute URL; NULL: "/" */
+    apr_array_header_t *redirect_allowed; /* ap_regex_t * */
+    const char *signout_path;      /* at HMPPS Auth; NULL: /sign-out */
+    const char *verify_url;        /* token verification API base; NULL: off */
+    int verify_interval;           /* seconds */
+    int verify_fail_open;          /* NSSO_UNSET / 0 / 1 */
     int any_set;                   /* some NomisSSO* directive appears here */
 
     /* built in post_config / child_init */
@@ -58,6 +68,8 @@ typedef struct {
     const char *unauthz_url;
     int pass;                 /* NSSO_PASS_* bits, NSSO_UNSET: both */
     int pass_token;           /* NSSO_UNSET / 0 / 1 */
+    int accept_bearer;        /* NSSO_UNSET / 0 / 1 */
+    int no_store;             /* NSSO_UNSET / 0 / 1 (default 1) */
 } nsso_dir_conf;
 
 void *nsso_create_dir_conf(apr_pool_t *p, char *dir);
@@ -73,6 +85,14 @@ int nsso_conf_pass(const nsso_dir_conf *d);
 int nsso_conf_trust_forwarded(const nsso_srv_conf *c);
 /* The caseload URL, or NULL when caseload lookup is off. */
 const char *nsso_conf_caseload_url(apr_pool_t *p, const nsso_srv_conf *c);
+int nsso_conf_refresh_before(const nsso_srv_conf *c);
+int nsso_conf_inactivity(const nsso_srv_conf *c);
+int nsso_conf_max_duration(const nsso_srv_conf *c);
+const char *nsso_conf_logout_uri(const nsso_srv_conf *c);
+const char *nsso_conf_signout_path(const nsso_srv_conf *c);
+int nsso_conf_verify_interval(const nsso_srv_conf *c);
+int nsso_conf_verify_fail_open(const nsso_srv_conf *c);
+int nsso_conf_no_store(const nsso_dir_conf *d);
 
 /* Global (main server only) settings. */
 typedef struct {

@@ -15,6 +15,9 @@
 #include "config.h"
 #include "expose.h"
 #include "identity.h"
+#include "lifecycle.h"
+#include "respond.h"
+#include "bearer.h"
 #include "runtime.h"
 #include "cookie.h"
 #include "crypto.h"
@@ -27,6 +30,7 @@
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <util_script.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <stdlib.h>
@@ -34,7 +38,6 @@
 
 #define STATE_COOKIE_INFIX "_st_"
 #define MAX_STATE_LEN 64
-#define EVICTION_WARN_INTERVAL apr_time_from_sec(60)
 
 typedef struct {
     const nsso_session_t *session;
@@ -54,84 +57,7 @@ const nsso_session_t *nsso_request_session(const request_rec *r)
     return NULL;
 }
 
-/* ---- small helpers -------------------------------------------------------- */
-
-/* First value of a (possibly comma-separated) X-Forwarded-* header, or
- * NULL when absent or holding characters a host/proto/port cannot have. */
-static const char *forwarded(request_rec *r, const char *name)
-{
-    const char *v = apr_table_get(r->headers_in, name), *s;
-    char *first;
-
-    if (!v)
-        return NULL;
-    first = apr_pstrndup(r->pool, v, strcspn(v, ","));
-    apr_collapse_spaces(first, first);
-    for (s = first; *s; s++)
-        if (!apr_isalnum(*s) && !strchr(".-:[]", *s))
-            return NULL;
-    return *first ? first : NULL;
-}
-
-static const char *request_scheme(request_rec *r)
-{
-    if (nsso_conf_trust_forwarded(nsso_srv(r->server))) {
-        const char *proto = forwarded(r, "X-Forwarded-Proto");
-        if (proto && (!strcasecmp(proto, "https") || !strcasecmp(proto, "http")))
-            return apr_pstrdup(r->pool, proto);
-    }
-    return ap_http_scheme(r);
-}
-
-static int is_https(request_rec *r)
-{
-    return !strcasecmp(request_scheme(r), "https");
-}
-
-/* scheme://host[:port] of this request, as the browser sees it. */
-static const char *request_base(request_rec *r)
-{
-    const char *scheme = request_scheme(r), *host = NULL, *port = NULL;
-
-    if (nsso_conf_trust_forwarded(nsso_srv(r->server))) {
-        host = forwarded(r, "X-Forwarded-Host");
-        port = forwarded(r, "X-Forwarded-Port");
-    }
-    if (!host) {
-        apr_port_t p = ap_get_server_port(r);
-        host = ap_get_server_name_for_url(r);
-        if (!ap_is_default_port(p, r) || strcasecmp(scheme, ap_http_scheme(r)))
-            port = apr_itoa(r->pool, p);
-    }
-    if (port && !strchr(host, ']') && strchr(host, ':'))
-        port = NULL; /* X-Forwarded-Host already carries a port */
-    if (port && ((!strcasecmp(scheme, "https") && !strcmp(port, "443"))
-                 || (!strcasecmp(scheme, "http") && !strcmp(port, "80"))))
-        port = NULL;
-    return apr_pstrcat(r->pool, scheme, "://", host, port ? ":" : "", port ? port : "", NULL);
-}
-
-static void add_cookie(request_rec *r, const nsso_srv_conf *c, const char *name,
-                       const char *value, long max_age, nsso_samesite_t samesite)
-{
-    nsso_cookie_opts_t o = { "/", NULL, max_age, 0, 1, samesite };
-    const char *hdr;
-
-    o.secure = is_https(r) || samesite == NSSO_SAMESITE_NONE;
-    hdr = nsso_cookie_build(r->pool, name, value, &o);
-    if (hdr)
-        apr_table_addn(r->err_headers_out, "Set-Cookie", hdr);
-}
-
-static void clear_cookie(request_rec *r, const nsso_srv_conf *c, const char *name)
-{
-    add_cookie(r, c, name, "", 0, NSSO_SAMESITE_LAX);
-}
-
-static void no_store(request_rec *r)
-{
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-}
+/* ---- helpers ------------------------------------------------------------------ */
 
 static const char *state_cookie_prefix(apr_pool_t *p, const nsso_srv_conf *c)
 {
@@ -155,79 +81,7 @@ static const char *redirect_uri_abs(request_rec *r, const nsso_srv_conf *c)
 
     if (c->redirect_uri && c->redirect_uri[0] != '/')
         return c->redirect_uri;
-    return apr_pstrcat(r->pool, request_base(r), path, NULL);
-}
-
-/* A short HTML page with the given status; the handler then returns OK. */
-static int error_page(request_rec *r, int status, const char *title,
-                      const char *message)
-{
-    no_store(r);
-    r->status = status;
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
-    if (r->header_only)
-        return OK;
-    ap_rprintf(r,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<title>%s</title></head>\n<body>\n<h1>%s</h1>\n<p>%s</p>\n"
-        "<p><a href=\"/\">Return to the service</a></p>\n</body></html>\n",
-        ap_escape_html(r->pool, title), ap_escape_html(r->pool, title),
-        ap_escape_html(r->pool, message));
-    return OK;
-}
-
-/* ---- the session cookie ---------------------------------------------------- */
-
-/* The session named by the request's cookie, or NULL. *stale is set when a
- * cookie was present but names no usable session (so it can be cleared). */
-static const nsso_session_t *session_from_cookie(request_rec *r, const nsso_srv_conf *c,
-                                                 const apr_array_header_t *cookies,
-                                                 const char **id_out, int *stale)
-{
-    const char *name = nsso_conf_cookie_name(c);
-    const char *id = nsso_cookie_get(cookies, name, NULL);
-    nsso_store *store = nsso_runtime_store();
-    nsso_session_t *s;
-    const char *err = NULL;
-    char *val;
-    apr_size_t len;
-    apr_status_t rv;
-
-    *stale = 0;
-    if (!id)
-        return NULL;
-    *stale = 1;
-    if (!nsso_session_id_ok(id)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "malformed %s cookie ignored", name);
-        return NULL;
-    }
-    rv = nsso_store_get(store, r->pool, nsso_session_key(r->pool, id), &val, &len);
-    if (rv == APR_NOTFOUND) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session %s not found (expired, "
-                      "evicted or signed out)", nsso_redact(r->pool, id));
-        return NULL;
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "session store lookup failed");
-        return NULL;
-    }
-    if (nsso_session_parse(r->pool, val, len, &s, &err) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "session %s unreadable: %s",
-                      nsso_redact(r->pool, id), err);
-        nsso_store_del(store, nsso_session_key(r->pool, id));
-        return NULL;
-    }
-    if (s->expires + nsso_conf_clock_skew(c) <= apr_time_sec(apr_time_now())) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session %s: access token expired",
-                      nsso_redact(r->pool, id));
-        nsso_store_del(store, nsso_session_key(r->pool, id));
-        return NULL;
-    }
-    *stale = 0;
-    *id_out = id;
-    return s;
+    return apr_pstrcat(r->pool, nsso_request_base(r), path, NULL);
 }
 
 /* ---- starting a sign-in ----------------------------------------------------- */
@@ -273,7 +127,7 @@ static void prune_state_cookies(request_rec *r, const nsso_srv_conf *c,
         return;
     qsort(found->elts, found->nelts, sizeof(state_cookie), by_age);
     for (i = 0; i < excess; i++)
-        clear_cookie(r, c, APR_ARRAY_IDX(found, i, state_cookie).name);
+        nsso_clear_cookie(r, c, APR_ARRAY_IDX(found, i, state_cookie).name);
 }
 
 /* Requests that cannot follow a redirect to a sign-in page. */
@@ -294,11 +148,7 @@ static int wants_html(request_rec *r)
 
 static int challenge(request_rec *r, const nsso_srv_conf *c)
 {
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                   apr_psprintf(r->pool, "Bearer realm=\"%s\"",
-                                ap_escape_quotes(r->pool, ap_get_server_name(r))));
-    no_store(r);
-    return HTTP_UNAUTHORIZED;
+    return nsso_bearer_challenge(r, NULL, NULL);
 }
 
 static int start_login(request_rec *r, const nsso_srv_conf *c,
@@ -324,53 +174,58 @@ static int start_login(request_rec *r, const nsso_srv_conf *c,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     prune_state_cookies(r, c, cookies, nsso_conf_max_state_cookies(c));
-    add_cookie(r, c, apr_pstrcat(r->pool, state_cookie_prefix(r->pool, c), st->state, NULL),
+    nsso_add_cookie(r, c, apr_pstrcat(r->pool, state_cookie_prefix(r->pool, c), st->state, NULL),
                value, nsso_conf_state_timeout(c), NSSO_SAMESITE_LAX);
     location = nsso_oauth_authorize_url(r->pool, c->auth_url, c->client_id,
                                         redirect_uri_abs(r, c), st->state,
                                         nsso_pkce_challenge(r->pool, st->pkce_verifier));
     apr_table_setn(r->headers_out, "Location", location);
-    no_store(r);
+    nsso_no_store(r);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "no session: sending to HMPPS Auth");
     return HTTP_MOVED_TEMPORARILY;
 }
 
 /* ---- check_authn ------------------------------------------------------------ */
 
-int nsso_check_authn(request_rec *r)
+/* The request is authenticated as s: remember it, set r->user, expose it. */
+static int authenticated(request_rec *r, const nsso_session_t *s, const char *id,
+                         const char *auth_type)
 {
-    const char *type = ap_auth_type(r);
-    nsso_srv_conf *c;
-    const apr_array_header_t *cookies;
+    nsso_req_ctx *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+
+    ctx->session = s;
+    ctx->session_id = id;
+    ap_set_module_config(r->request_config, &nomis_sso_module, ctx);
+    r->user = apr_pstrdup(r->pool, s->user);
+    r->ap_auth_type = (char *)auth_type;
+    if (nsso_conf_no_store(nsso_dir(r)))
+        nsso_no_store(r);
+    nsso_expose_session(r, s);
+    return OK;
+}
+
+static int bearer_authn(request_rec *r, const nsso_srv_conf *c, const char *token,
+                        const char *auth_type)
+{
+    nsso_session_t *s = NULL;
+    int rc = nsso_bearer_authenticate(r, c, token, &s);
+
+    return rc == OK ? authenticated(r, s, NULL, auth_type) : rc;
+}
+
+static int session_authn(request_rec *r, const nsso_srv_conf *c)
+{
+    const apr_array_header_t *cookies =
+        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
     const nsso_session_t *s;
     const char *id = NULL;
-    nsso_req_ctx *ctx;
     int stale;
 
-    if (!type || strcasecmp(type, NSSO_AUTH_TYPE))
-        return DECLINED;
-    c = nsso_srv(r->server);
-    if (!nsso_runtime_ready(c)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "AuthType nomis-sso is used but this server has no complete "
-                      "NomisSSO configuration (NomisSSOAuthURL, NomisSSOClientID, "
-                      "NomisSSOClientSecret, NomisSSOCryptoPassphrase)");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    r->ap_auth_type = (char *)NSSO_AUTH_TYPE;
-    cookies = nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
-    s = session_from_cookie(r, c, cookies, &id, &stale);
-    if (s) {
-        ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-        ctx->session = s;
-        ctx->session_id = id;
-        ap_set_module_config(r->request_config, &nomis_sso_module, ctx);
-        r->user = apr_pstrdup(r->pool, s->user);
-        nsso_expose_session(r, s);
-        return OK;
-    }
+    s = nsso_session_current(r, c, cookies, &id, &stale);
+    if (s)
+        return authenticated(r, s, id, NSSO_AUTH_TYPE);
     if (stale)
-        clear_cookie(r, c, nsso_conf_cookie_name(c));
+        nsso_clear_cookie(r, c, nsso_conf_cookie_name(c));
     switch (nsso_conf_unauth_action(nsso_dir(r))) {
     case NSSO_UNAUTH_PASS:
         r->user = ""; /* through, anonymous: empty REMOTE_USER, no NOMIS_SSO_* */
@@ -383,8 +238,46 @@ int nsso_check_authn(request_rec *r)
     return start_login(r, c, cookies);
 }
 
+int nsso_check_authn(request_rec *r)
+{
+    const char *type = ap_auth_type(r), *token;
+    nsso_srv_conf *c;
+    int bearer_only, malformed;
+
+    if (!type)
+        return DECLINED;
+    bearer_only = !strcasecmp(type, NSSO_BEARER_AUTH_TYPE);
+    if (!bearer_only && strcasecmp(type, NSSO_AUTH_TYPE))
+        return DECLINED;
+    c = nsso_srv(r->server);
+    if (!nsso_runtime_ready(c)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "AuthType %s is used but this server has no complete "
+                      "NomisSSO configuration (NomisSSOAuthURL, NomisSSOClientID, "
+                      "NomisSSOClientSecret, NomisSSOCryptoPassphrase)", type);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->ap_auth_type = (char *)(bearer_only ? NSSO_BEARER_AUTH_TYPE : NSSO_AUTH_TYPE);
+    if (bearer_only || nsso_dir(r)->accept_bearer == 1) {
+        token = nsso_bearer_token(r, &malformed);
+        if (malformed)
+            return nsso_bearer_challenge(r, "invalid_request",
+                                         "The Authorization header is malformed");
+        if (token)
+            return bearer_authn(r, c, token, r->ap_auth_type);
+        if (bearer_only)
+            return nsso_bearer_challenge(r, NULL, NULL);
+    }
+    return session_authn(r, c);
+}
+
 int nsso_note_auth_failure(request_rec *r, const char *auth_type)
 {
+    if (!strcasecmp(auth_type, NSSO_BEARER_AUTH_TYPE)) {
+        nsso_bearer_challenge(r, "insufficient_scope",
+                              "The access token does not grant this resource");
+        return OK;
+    }
     return strcasecmp(auth_type, NSSO_AUTH_TYPE) ? DECLINED : OK;
 }
 
@@ -394,16 +287,9 @@ int nsso_note_auth_failure(request_rec *r, const char *auth_type)
  * would have expired anyway; any later one is refused. */
 static int state_spend(request_rec *r, const nsso_srv_conf *c, const nsso_state_t *st)
 {
-    nsso_store *store = nsso_runtime_store();
-    const char *key = apr_pstrcat(r->pool, "u:", st->state, NULL);
-    char *val;
-    apr_size_t len;
-
-    if (nsso_store_get(store, r->pool, key, &val, &len) == APR_SUCCESS)
-        return 0;
-    nsso_store_set(store, key, "1", 1,
-                   st->created + apr_time_from_sec(nsso_conf_state_timeout(c) + 60), NULL);
-    return 1;
+    return nsso_store_add(nsso_runtime_store(), apr_pstrcat(r->pool, "u:", st->state, NULL),
+                          "1", 1, st->created
+                          + apr_time_from_sec(nsso_conf_state_timeout(c) + 60)) == APR_SUCCESS;
 }
 
 static int token_failure_page(request_rec *r, nsso_oauth_result_t res,
@@ -411,14 +297,14 @@ static int token_failure_page(request_rec *r, nsso_oauth_result_t res,
 {
     if (res == NSSO_OAUTH_REJECTED && oauth_error && !strcmp(oauth_error, "invalid_grant")) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "code exchange refused: %s", err);
-        return error_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
+        return nsso_error_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
                           "The sign-in took too long or was already used. "
                           "Please return to the service and sign in again.");
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "code exchange failed: %s%s", err,
                   res == NSSO_OAUTH_REJECTED
                   ? " (check NomisSSOClientID and NomisSSOClientSecret)" : "");
-    return error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
+    return nsso_error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
                       "The HMPPS sign-in service could not be reached or gave an "
                       "unexpected answer. Please try again in a few minutes.");
 }
@@ -427,80 +313,41 @@ static int token_failure_page(request_rec *r, nsso_oauth_result_t res,
 static nsso_claims_t *verify_token(request_rec *r, const nsso_srv_conf *c,
                                    const char *token, int *rc)
 {
-    nsso_jwt_policy_t pol;
-    nsso_claims_t *claims = NULL;
-    apr_status_t fetch_rv = APR_SUCCESS;
     const char *err = NULL;
-    nsso_jwt_result_t res;
+    int fetch_failed = 0;
+    nsso_claims_t *claims = nsso_token_verify(r, c, token, &fetch_failed, &err);
 
-    pol.issuer = nsso_conf_issuer(r->pool, c);
-    pol.algs = c->algs;
-    pol.skew = nsso_conf_clock_skew(c);
-    pol.now = apr_time_sec(apr_time_now());
-    res = nsso_jwks_cache_verify(c->jwks, r->pool, token, &pol, &claims, &fetch_rv, &err);
-    if (res == NSSO_JWT_OK)
+    if (claims)
         return claims;
-    if (fetch_rv != APR_SUCCESS)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, fetch_rv, r,
-                      "cannot fetch HMPPS Auth's signing keys: %s", err ? err : "");
+    if (fetch_failed)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "cannot fetch HMPPS Auth's signing keys: %s", err);
     else
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "access token from the token endpoint refused: %s: %s",
-                      nsso_jwt_result_str(res), err ? err : "");
-    *rc = error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
+                      "access token from the token endpoint refused: %s", err);
+    *rc = nsso_error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
                      "The HMPPS sign-in service gave an answer that could not be "
                      "verified. Please try again in a few minutes.");
     return NULL;
-}
-
-static void warn_eviction(request_rec *r)
-{
-    static apr_time_t last; /* per process; a lost update only repeats a warning */
-    apr_time_t now = apr_time_now();
-
-    if (now - last < EVICTION_WARN_INTERVAL)
-        return;
-    last = now;
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                  "session store full: a live session was evicted to make room; "
-                  "raise NomisSSOSessionCacheEntries");
 }
 
 /* Store a new session under a new id and set its cookie. */
 static int create_session(request_rec *r, const nsso_srv_conf *c,
                           const nsso_session_t *s, const apr_array_header_t *cookies)
 {
-    nsso_store *store = nsso_runtime_store();
     const char *old = nsso_cookie_get(cookies, nsso_conf_cookie_name(c), NULL);
     const char *id = nsso_session_id_new(r->pool);
-    char *json;
-    apr_size_t len;
-    int evicted = 0;
-    apr_status_t rv;
 
-    if (!id || nsso_session_serialize(r->pool, s, &json, &len) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "cannot create a session");
+    if (!id) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "cannot create a session id");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    rv = nsso_store_set(store, nsso_session_key(r->pool, id), json, len,
-                        apr_time_from_sec(s->expires + nsso_conf_clock_skew(c)), &evicted);
-    if (rv == APR_ENOSPC) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "session for %s is %" APR_SIZE_T_FMT " bytes, more than a "
-                      "store slot holds: raise NomisSSOSessionCacheEntrySize",
-                      s->user, len);
+    if (nsso_session_save(r, c, id, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot store the session");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (evicted)
-        warn_eviction(r);
     /* no fixation: whatever session the browser had before is ended */
     if (old && nsso_session_id_ok(old))
-        nsso_store_del(store, nsso_session_key(r->pool, old));
-    add_cookie(r, c, nsso_conf_cookie_name(c), id, -1, nsso_conf_samesite(c));
+        nsso_session_delete(r, old);
+    nsso_add_cookie(r, c, nsso_conf_cookie_name(c), id, -1, nsso_conf_samesite(c));
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "signed in %s (auth source %s), session %s",
                   s->user, s->auth_source ? s->auth_source : "-",
                   nsso_redact(r->pool, id));
@@ -523,7 +370,7 @@ static int callback_params(request_rec *r, const char **state, const char **code
 static int bad_state(request_rec *r, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "sign-in callback refused: %s", why);
-    return error_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
+    return nsso_error_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
                       "This sign-in has expired or was already used. "
                       "Please return to the service and sign in again.");
 }
@@ -547,7 +394,7 @@ static const nsso_state_t *callback_state(request_rec *r, const nsso_srv_conf *c
         *rc = bad_state(r, "no sign-in cookie for this state (expired, used, or another browser)");
         return NULL;
     }
-    clear_cookie(r, c, cname);
+    nsso_clear_cookie(r, c, cname);
     if (nsso_state_decode(r->pool, c->crypto, value, apr_time_now(),
                           apr_time_from_sec(nsso_conf_state_timeout(c)), &st, &err)
         != APR_SUCCESS) {
@@ -574,12 +421,12 @@ static int auth_server_error(request_rec *r, const char *error)
             *q = '?';
     if (!strcmp(code, "access_denied")) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "HMPPS Auth: access denied");
-        return error_page(r, HTTP_FORBIDDEN, "Sign-in cancelled",
+        return nsso_error_page(r, HTTP_FORBIDDEN, "Sign-in cancelled",
                           "Sign-in was cancelled or refused. You need to sign in "
                           "with your NOMIS account to use this service.");
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "HMPPS Auth answered error '%s'", code);
-    return error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
+    return nsso_error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
                       "The HMPPS sign-in service could not complete the sign-in. "
                       "Please try again in a few minutes.");
 }
@@ -652,7 +499,7 @@ static int handle_callback(request_rec *r, const nsso_srv_conf *c)
     if (!s) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "access token names no user (no user_name or sub claim)");
-        return error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
+        return nsso_error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
                           "The HMPPS sign-in service did not say who you are.");
     }
     fetch_caseload(r, c, s);
@@ -661,7 +508,7 @@ static int handle_callback(request_rec *r, const nsso_srv_conf *c)
         return rc;
     apr_table_setn(r->headers_out, "Location",
                    nsso_redirect_path_ok(st->return_url) ? st->return_url : "/");
-    no_store(r);
+    nsso_no_store(r);
     return HTTP_MOVED_TEMPORARILY;
 }
 
@@ -674,7 +521,7 @@ static int send_json(request_rec *r, int status, json_t *doc)
     json_decref(doc);
     if (!text)
         return HTTP_INTERNAL_SERVER_ERROR;
-    no_store(r);
+    nsso_no_store(r);
     r->status = status;
     ap_set_content_type(r, "application/json");
     if (!r->header_only)
@@ -690,7 +537,7 @@ static int handle_info(request_rec *r, const nsso_srv_conf *c)
         nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
     const char *id = NULL;
     int stale, i;
-    const nsso_session_t *s = session_from_cookie(r, c, cookies, &id, &stale);
+    const nsso_session_t *s = nsso_session_current(r, c, cookies, &id, &stale);
     json_t *doc, *roles;
 
     if (!s)
@@ -703,6 +550,155 @@ static int handle_info(request_rec *r, const nsso_srv_conf *c)
                     "name", s->name, "authSource", s->auth_source, "roles", roles,
                     "caseload", s->caseload, "expiresAt", (json_int_t)s->expires);
     return send_json(r, HTTP_OK, doc);
+}
+
+/* ---- sign-out ----------------------------------------------------------------- */
+
+/* 1 if url (absolute) may be a post-sign-out target: this site, or a URL
+ * matching NomisSSORedirectURLsAllowed. */
+static int absolute_target_ok(request_rec *r, const nsso_srv_conf *c, const char *url)
+{
+    const char *base = nsso_request_base(r), *q;
+    apr_size_t blen = strlen(base);
+    apr_uri_t u;
+    int i;
+
+    for (q = url; *q; q++)
+        if ((unsigned char)*q <= 0x20 || *q == 0x7f || *q == '\\')
+            return 0;
+    if (apr_uri_parse(r->pool, url, &u) != APR_SUCCESS || !u.scheme || !u.hostname
+        || u.user || u.password
+        || (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http")))
+        return 0;
+    if (!strncasecmp(url, base, blen) && (url[blen] == '/' || !url[blen]))
+        return 1;
+    for (i = 0; c->redirect_allowed && i < c->redirect_allowed->nelts; i++)
+        if (!ap_regexec(APR_ARRAY_IDX(c->redirect_allowed, i, ap_regex_t *), url, 0, NULL, 0))
+            return 1;
+    return 0;
+}
+
+/* The absolute URL HMPPS Auth should return to after sign-out, or NULL. */
+static const char *post_logout_target(request_rec *r, const nsso_srv_conf *c,
+                                      const char *requested)
+{
+    const char *t = requested ? requested
+                              : c->post_logout_url ? c->post_logout_url : "/";
+
+    if (t[0] == '/')
+        return nsso_redirect_path_ok(t) ? apr_pstrcat(r->pool, nsso_request_base(r), t, NULL)
+                                        : NULL;
+    return absolute_target_ok(r, c, t) ? t : NULL;
+}
+
+static const char *logout_token(request_rec *r, const nsso_srv_conf *c, const char *id)
+{
+    unsigned char mac[32];
+
+    nsso_crypto_mac(c->crypto, apr_pstrcat(r->pool, "logout:", id, NULL),
+                    strlen(id) + 7, mac);
+    return nsso_b64url_encode(r->pool, mac, sizeof(mac));
+}
+
+/* The fields of a small urlencoded POST body (read once). */
+static apr_table_t *form_fields(request_rec *r)
+{
+    apr_table_t *t = apr_table_make(r->pool, 4);
+    apr_array_header_t *pairs = NULL;
+    int i;
+
+    if (ap_parse_form_data(r, NULL, &pairs, 16, 8192) != OK || !pairs)
+        return t;
+    for (i = 0; i < pairs->nelts; i++) {
+        ap_form_pair_t *pair = &APR_ARRAY_IDX(pairs, i, ap_form_pair_t);
+        apr_off_t len;
+        apr_size_t size;
+        char *buf;
+
+        apr_brigade_length(pair->value, 1, &len);
+        if (len < 0 || len > 4096)
+            continue;
+        size = (apr_size_t)len;
+        buf = apr_palloc(r->pool, size + 1);
+        apr_brigade_flatten(pair->value, buf, &size);
+        buf[size] = '\0';
+        if (!apr_table_get(t, pair->name))
+            apr_table_setn(t, pair->name, buf);
+    }
+    return t;
+}
+
+/* A cross-site GET must not sign anyone out: ask first. */
+static int confirm_logout(request_rec *r, const nsso_srv_conf *c, const char *id,
+                          const char *requested)
+{
+    nsso_no_store(r);
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    if (r->header_only)
+        return OK;
+    ap_rprintf(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               "<title>Sign out</title></head>\n<body>\n<h1>Sign out?</h1>\n"
+               "<form method=\"post\" action=\"%s\">\n"
+               "<input type=\"hidden\" name=\"token\" value=\"%s\">\n%s%s%s"
+               "<button type=\"submit\" id=\"sign-out\">Sign out</button>\n</form>\n"
+               "<p><a href=\"/\">Stay signed in</a></p>\n</body></html>\n",
+               ap_escape_html(r->pool, nsso_conf_logout_uri(c)),
+               logout_token(r, c, id),
+               requested ? "<input type=\"hidden\" name=\"return\" value=\"" : "",
+               requested ? ap_escape_html(r->pool, requested) : "",
+               requested ? "\">\n" : "");
+    return OK;
+}
+
+static int handle_logout(request_rec *r, const nsso_srv_conf *c)
+{
+    const apr_array_header_t *cookies =
+        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+    const char *id = nsso_cookie_get(cookies, nsso_conf_cookie_name(c), NULL);
+    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *requested = NULL, *target;
+    int dup = 0;
+
+    if (id && !nsso_session_id_ok(id))
+        id = NULL;
+    if (r->method_number == M_POST) {
+        apr_table_t *form = form_fields(r);
+        const char *token = apr_table_get(form, "token");
+        requested = apr_table_get(form, "return");
+        if (id && (!token || !nsso_ct_streq(token, logout_token(r, c, id)))) {
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                          "sign-out refused: missing or wrong form token");
+            return nsso_error_page(r, HTTP_BAD_REQUEST, "Sign-out not confirmed",
+                                   "Please use the service's own sign-out link.");
+        }
+    } else {
+        requested = r->args ? nsso_query_param(r->pool, r->args, "return", &dup) : NULL;
+        if (dup)
+            requested = NULL;
+        if (id && site && !strcasecmp(site, "cross-site"))
+            return confirm_logout(r, c, id, requested);
+    }
+    target = post_logout_target(r, c, requested);
+    if (!target) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      "sign-out refused: return URL is not on this site nor allowed by "
+                      "NomisSSORedirectURLsAllowed");
+        return nsso_error_page(r, HTTP_BAD_REQUEST, "Sign-out address refused",
+                               "The address to return to after signing out is not "
+                               "part of this service.");
+    }
+    if (id) {
+        nsso_session_delete(r, id);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "signed out session %s",
+                      nsso_redact(r->pool, id));
+    }
+    nsso_clear_cookie(r, c, nsso_conf_cookie_name(c));
+    nsso_no_store(r);
+    apr_table_setn(r->headers_out, "Location",
+                   apr_pstrcat(r->pool, c->auth_url, nsso_conf_signout_path(c),
+                               "?client_id=", nsso_url_encode(r->pool, c->client_id),
+                               "&redirect_uri=", nsso_url_encode(r->pool, target), NULL));
+    return HTTP_MOVED_TEMPORARILY;
 }
 
 int nsso_quick_handler(request_rec *r, int lookup_uri)
@@ -722,6 +718,15 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
             return HTTP_METHOD_NOT_ALLOWED;
         }
         return handle_info(r, c);
+    }
+    if (!strcmp(r->parsed_uri.path, nsso_conf_logout_uri(c))) {
+        if (!nsso_runtime_ready(c))
+            return HTTP_INTERNAL_SERVER_ERROR;
+        if (r->method_number != M_GET && r->method_number != M_POST) {
+            r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+            return HTTP_METHOD_NOT_ALLOWED;
+        }
+        return handle_logout(r, c);
     }
     if (strcmp(r->parsed_uri.path, nsso_conf_redirect_path(r->pool, c)))
         return DECLINED;

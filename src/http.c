@@ -188,6 +188,26 @@ apr_status_t nsso_http_get(apr_pool_t *p, const nsso_http_opts_t *opts,
     return run(p, curl, opts, url, h, ok, resp, err);
 }
 
+apr_status_t nsso_http_post_bearer(apr_pool_t *p, const nsso_http_opts_t *opts,
+                                   const char *url, const char *bearer,
+                                   nsso_http_response_t *resp, const char **err)
+{
+    CURL *curl = curl_easy_init();
+    struct curl_slist *h = NULL;
+    int ok;
+
+    if (!curl) {
+        *err = "curl_easy_init failed";
+        return APR_ENOMEM;
+    }
+    ok = !add_header(&h, "Accept: application/json")
+         && !add_header(&h, apr_pstrcat(p, "Authorization: Bearer ", bearer, NULL));
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    return run(p, curl, opts, url, h, ok, resp, err);
+}
+
 apr_status_t nsso_http_post_form(apr_pool_t *p, const nsso_http_opts_t *opts,
                                  const char *url, const char *form,
                                  const char *basic_user, const char *basic_pass,

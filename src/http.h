@@ -41,4 +41,10 @@ apr_status_t nsso_http_post_form(apr_pool_t *p, const nsso_http_opts_t *opts,
                                  const char *basic_user, const char *basic_pass,
                                  nsso_http_response_t *resp, const char **err);
 
+/* POST with an empty body and `Authorization: Bearer <bearer>` (the token
+ * verification API). */
+apr_status_t nsso_http_post_bearer(apr_pool_t *p, const nsso_http_opts_t *opts,
+                                   const char *url, const char *bearer,
+                                   nsso_http_response_t *resp, const char **err);
+
 #endif

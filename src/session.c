@@ -15,6 +15,8 @@ static const char *claim_user(const nsso_claims_t *c)
 {
     if (c->user_name && *c->user_name)
         return c->user_name;
+    if (c->client_id && *c->client_id)
+        return c->client_id;
     if (c->sub && *c->sub)
         return c->sub;
     return NULL;
@@ -41,6 +43,8 @@ nsso_session_t *nsso_session_from_claims(apr_pool_t *p, const nsso_claims_t *cla
         return NULL;
     s = apr_pcalloc(p, sizeof(*s));
     s->user = apr_pstrdup(p, user);
+    s->client_credentials = !(claims->user_name && *claims->user_name)
+                            && claims->client_id && *claims->client_id;
     s->name = claims->name ? apr_pstrdup(p, claims->name) : NULL;
     s->auth_source = claims->auth_source ? apr_pstrdup(p, claims->auth_source) : NULL;
     s->client_id = claims->client_id ? apr_pstrdup(p, claims->client_id) : NULL;
@@ -53,6 +57,7 @@ nsso_session_t *nsso_session_from_claims(apr_pool_t *p, const nsso_claims_t *cla
     s->expires = claims->exp;
     s->created = now;
     s->last_access = now;
+    s->verified_at = now; /* the token was just issued */
     return s;
 }
 
@@ -100,6 +105,8 @@ apr_status_t nsso_session_serialize(apr_pool_t *p, const nsso_session_t *s,
     bad |= json_object_set_new(o, "exp", json_integer(s->expires));
     bad |= json_object_set_new(o, "c", json_integer(s->created));
     bad |= json_object_set_new(o, "la", json_integer(s->last_access));
+    bad |= json_object_set_new(o, "va", json_integer(s->verified_at));
+    bad |= json_object_set_new(o, "cc", json_boolean(s->client_credentials));
     text = bad ? NULL : json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!text)
@@ -182,7 +189,13 @@ apr_status_t nsso_session_parse(apr_pool_t *p, const char *json, apr_size_t len,
         || get_str(p, o, "rt", &s->refresh_token)
         || get_int(o, "exp", &s->expires)
         || get_int(o, "c", &s->created)
-        || get_int(o, "la", &s->last_access);
+        || get_int(o, "la", &s->last_access)
+        || get_int(o, "va", &s->verified_at);
+    if (!bad) {
+        json_t *cc = json_object_get(o, "cc");
+        bad = !json_is_boolean(cc);
+        s->client_credentials = json_is_true(cc);
+    }
     json_decref(o);
     if (bad) {
         *err = "session record has a missing or mistyped field";

@@ -28,10 +28,14 @@ typedef struct {
     apr_int64_t expires;       /* access token exp, seconds since epoch */
     apr_int64_t created;       /* seconds since epoch */
     apr_int64_t last_access;   /* seconds since epoch */
+    apr_int64_t verified_at;   /* last token verification API check, 0: never */
+    int client_credentials;    /* a service's own token: no user_name claim */
 } nsso_session_t;
 
 /* A session from verified claims and the token response; NULL when the
- * claims name no user (neither user_name nor sub). */
+ * claims name no user (neither user_name nor sub). A token without
+ * user_name but with client_id (client credentials) becomes a session of
+ * user client_id with client_credentials set. */
 nsso_session_t *nsso_session_from_claims(apr_pool_t *p,
                                          const nsso_claims_t *claims,
                                          const char *access_token,

@@ -14,7 +14,8 @@
 /* Distinct status codes callers act on (besides APR_SUCCESS):
  *   APR_NOTFOUND  - no live entry under the key (get, del)
  *   APR_ENOSPC    - the value is larger than one slot can hold (set)
- *   APR_EINVAL    - key too long or empty */
+ *   APR_EINVAL    - key too long or empty
+ *   APR_EEXIST    - add found a live entry under the key */
 
 typedef struct {
     apr_size_t capacity;      /* slots */
@@ -37,6 +38,10 @@ typedef struct {
      * set to 1 when a live entry had to be evicted to make room (may be NULL). */
     apr_status_t (*set)(nsso_store *s, const char *key, const void *val,
                         apr_size_t len, apr_time_t expiry, int *evicted_live);
+    /* Insert only when no live entry exists under the key (atomically):
+     * APR_EEXIST otherwise. For single-use markers and locks. */
+    apr_status_t (*add)(nsso_store *s, const char *key, const void *val,
+                        apr_size_t len, apr_time_t expiry);
     apr_status_t (*del)(nsso_store *s, const char *key);
     apr_status_t (*stats)(nsso_store *s, nsso_store_stats_t *out);
 } nsso_store_ops;
@@ -54,6 +59,10 @@ static inline apr_status_t nsso_store_set(nsso_store *s, const char *key,
                                           const void *val, apr_size_t len,
                                           apr_time_t expiry, int *evicted_live)
 { return s->ops->set(s, key, val, len, expiry, evicted_live); }
+static inline apr_status_t nsso_store_add(nsso_store *s, const char *key,
+                                          const void *val, apr_size_t len,
+                                          apr_time_t expiry)
+{ return s->ops->add(s, key, val, len, expiry); }
 static inline apr_status_t nsso_store_del(nsso_store *s, const char *key)
 { return s->ops->del(s, key); }
 static inline apr_status_t nsso_store_stats(nsso_store *s, nsso_store_stats_t *out)

@@ -596,10 +596,11 @@ static apr_status_t locked_get(shm_store *st, const char *key, apr_size_t klen,
 }
 
 /* A set whose expiry has already passed stores nothing and forgets any
- * previous value under the key (it still counts as a set). */
+ * previous value under the key (it still counts as a set). With only_new,
+ * a live entry under the key is left alone and APR_EEXIST returned. */
 static apr_status_t locked_set(shm_store *st, const char *key, apr_size_t klen,
                                const void *val, apr_size_t len, apr_time_t expiry,
-                               int *evicted_live)
+                               int only_new, int *evicted_live)
 {
     shm_hdr *h = hdr(st);
     apr_time_t now = apr_time_now();
@@ -616,6 +617,8 @@ static apr_status_t locked_set(shm_store *st, const char *key, apr_size_t klen,
     h->sets++;
     hash = key_hash(st, key, klen);
     rv = lookup(st, key, klen, hash, now, &i);
+    if (rv == APR_SUCCESS && only_new)
+        return APR_EEXIST;
     if (rv == APR_SUCCESS) {
         if (expiry <= now)
             return entry_drop(st, i);
@@ -781,8 +784,9 @@ static apr_status_t shm_get(nsso_store *s, apr_pool_t *p, const char *key,
     return APR_SUCCESS;
 }
 
-static apr_status_t shm_set(nsso_store *s, const char *key, const void *val,
-                            apr_size_t len, apr_time_t expiry, int *evicted_live)
+static apr_status_t shm_write(nsso_store *s, const char *key, const void *val,
+                              apr_size_t len, apr_time_t expiry, int only_new,
+                              int *evicted_live)
 {
     shm_store *st = s->impl;
     apr_size_t klen;
@@ -795,10 +799,22 @@ static apr_status_t shm_set(nsso_store *s, const char *key, const void *val,
         return APR_EINVAL;
     if ((rv = store_lock(st)) != APR_SUCCESS)
         return rv;
-    rv = store_finish(st, locked_set(st, key, klen, val, len, expiry, &evicted));
+    rv = store_finish(st, locked_set(st, key, klen, val, len, expiry, only_new, &evicted));
     if (evicted_live != NULL)
         *evicted_live = evicted;
     return rv;
+}
+
+static apr_status_t shm_set(nsso_store *s, const char *key, const void *val,
+                            apr_size_t len, apr_time_t expiry, int *evicted_live)
+{
+    return shm_write(s, key, val, len, expiry, 0, evicted_live);
+}
+
+static apr_status_t shm_add(nsso_store *s, const char *key, const void *val,
+                            apr_size_t len, apr_time_t expiry)
+{
+    return shm_write(s, key, val, len, expiry, 1, NULL);
 }
 
 static apr_status_t shm_del(nsso_store *s, const char *key)
@@ -827,7 +843,7 @@ static apr_status_t shm_stats(nsso_store *s, nsso_store_stats_t *out)
 }
 
 static const nsso_store_ops shm_ops = {
-    "shm", shm_get, shm_set, shm_del, shm_stats
+    "shm", shm_get, shm_set, shm_add, shm_del, shm_stats
 };
 
 /* ---- public entry points -------------------------------------------------------- */

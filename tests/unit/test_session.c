@@ -67,12 +67,21 @@ static void test_from_claims(void **state)
     assert_string_equal(s->refresh_token, "RT");
 }
 
-static void test_user_falls_back_to_sub_and_none_fails(void **state)
+static void test_user_falls_back_to_client_then_sub_and_none_fails(void **state)
 {
     nsso_claims_t c = spo_claims();
+    nsso_session_t *s;
+
+    assert_false(nsso_session_from_claims(pool, &c, "AT", NULL, 1)->client_credentials);
     c.user_name = NULL;
+    s = nsso_session_from_claims(pool, &c, "AT", NULL, 1);
+    assert_string_equal(s->user, "allocation-manager");
+    assert_true(s->client_credentials);
+    c.client_id = NULL;
     c.sub = "CLIENT_SUB";
-    assert_string_equal(nsso_session_from_claims(pool, &c, "AT", NULL, 1)->user, "CLIENT_SUB");
+    s = nsso_session_from_claims(pool, &c, "AT", NULL, 1);
+    assert_string_equal(s->user, "CLIENT_SUB");
+    assert_false(s->client_credentials);
     c.sub = "";
     assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
 }
@@ -98,22 +107,24 @@ static void test_round_trip(void **state)
     assert_int_equal(back->scope->nelts, 2);
     assert_int_equal(back->expires, 2000000000);
     assert_int_equal(back->last_access, 1700000000);
+    assert_int_equal(back->verified_at, 1700000000);
+    assert_false(back->client_credentials);
 }
 
 static void test_parse_rejects(void **state)
 {
     static const char *const bad[] = {
         "", "null", "[]", "{\"v\":1}", "not json",
-        "{\"v\":2,\"u\":\"A\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1}",
-        "{\"v\":1,\"u\":7,\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1}",
-        "{\"v\":1,\"u\":\"A\",\"r\":[1],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1}",
-        "{\"v\":1,\"u\":\"A\",\"r\":[],\"sc\":[],\"exp\":1,\"c\":1,\"la\":1}",
+        "{\"v\":2,\"u\":\"A\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1,\"va\":0,\"cc\":false}",
+        "{\"v\":1,\"u\":7,\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1,\"va\":0,\"cc\":false}",
+        "{\"v\":1,\"u\":\"A\",\"r\":[1],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1,\"va\":0,\"cc\":false}",
+        "{\"v\":1,\"u\":\"A\",\"r\":[],\"sc\":[],\"exp\":1,\"c\":1,\"la\":1,\"va\":0,\"cc\":false}",
         "{\"v\":1,\"u\":\"A\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":\"1\",\"c\":1,\"la\":1}",
-        "{\"v\":1,\"u\":\"A\",\"u\":\"B\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1}",
-        "{\"v\":1,\"u\":\"A\\u0000B\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1}",
+        "{\"v\":1,\"u\":\"A\",\"u\":\"B\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1,\"va\":0,\"cc\":false}",
+        "{\"v\":1,\"u\":\"A\\u0000B\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1,\"va\":0,\"cc\":false}",
         NULL
     };
-    const char *good = "{\"v\":1,\"u\":\"A\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1}";
+    const char *good = "{\"v\":1,\"u\":\"A\",\"r\":[],\"sc\":[],\"at\":\"x\",\"exp\":1,\"c\":1,\"la\":1,\"va\":0,\"cc\":false}";
     nsso_session_t *s;
     const char *err;
 
@@ -147,7 +158,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_from_claims),
-        cmocka_unit_test(test_user_falls_back_to_sub_and_none_fails),
+        cmocka_unit_test(test_user_falls_back_to_client_then_sub_and_none_fails),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_ids),

@@ -202,6 +202,29 @@ static void test_set_get_replace_delete(void **state)
     fx_free(fx);
 }
 
+/* add inserts only where no live entry is: the single-use / lock primitive. */
+static void test_add_only_when_absent(void **state)
+{
+    fx_t *fx = fx_new(16, 256);
+    apr_time_t later = apr_time_now() + apr_time_from_sec(60);
+
+    (void)state;
+    assert_int_equal(nsso_store_add(fx->s, "once", "a", 1, later), APR_SUCCESS);
+    assert_int_equal(nsso_store_add(fx->s, "once", "b", 1, later), APR_EEXIST);
+    expect_val(fx, "once", "a");
+    /* an expired entry does not block a new add */
+    put(fx, "old", "x");
+    assert_int_equal(nsso_store_set(fx->s, "old", "x", 1, apr_time_now() - 1, NULL), APR_SUCCESS);
+    assert_int_equal(nsso_store_add(fx->s, "old", "y", 1, later), APR_SUCCESS);
+    expect_val(fx, "old", "y");
+    assert_int_equal(nsso_store_del(fx->s, "once"), APR_SUCCESS);
+    assert_int_equal(nsso_store_add(fx->s, "once", "c", 1, later), APR_SUCCESS);
+    expect_val(fx, "once", "c");
+    assert_int_equal(nsso_store_add(fx->s, "", "c", 1, later), APR_EINVAL);
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
 static void test_not_found(void **state)
 {
     fx_t *fx = fx_new(16, 64);
@@ -938,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_attach_args),
         cmocka_unit_test(test_set_get_replace_delete),
+        cmocka_unit_test(test_add_only_when_absent),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_key_rules),
         cmocka_unit_test(test_values),

@@ -28,6 +28,7 @@ print("""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <table>%s%s%s%s%s%s</table>
 <h2>Roles</h2><ul id="roles">%s</ul>
 <p>%s</p>
+<p><a id="sign-out" href="/nomis-sso/logout">Sign out</a></p>
 </body></html>""" % (
     html.escape(env.get("NOMIS_SSO_NAME", "")), html.escape(env.get("REMOTE_USER", "")),
     row("REMOTE_USER", env.get("REMOTE_USER")),

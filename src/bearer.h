@@ -1,0 +1,24 @@
+/* bearer.h - API callers: `Authorization: Bearer <access token>` validated
+ * exactly like sign-in tokens, with validated tokens cached by hash. */
+#ifndef NSSO_BEARER_H
+#define NSSO_BEARER_H
+
+#include "config.h"
+#include "session.h"
+
+#define NSSO_BEARER_AUTH_TYPE "nomis-bearer"
+
+/* The token of an `Authorization: Bearer` header; NULL when the request has
+ * no such header. *malformed is set when the header uses the Bearer scheme
+ * but holds no valid token68 value. */
+const char *nsso_bearer_token(request_rec *r, int *malformed);
+
+/* 401 with `WWW-Authenticate: Bearer realm=...` and, when error is given,
+ * error="..." and error_description="..." (RFC 6750 section 3). */
+int nsso_bearer_challenge(request_rec *r, const char *error, const char *description);
+
+/* Validate token; OK with *out set, or the 401/502 answer to return. */
+int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
+                             const char *token, nsso_session_t **out);
+
+#endif

@@ -1,0 +1,324 @@
+/* lifecycle.c - session lifetimes.
+ *
+ * A session ends (and is deleted from the store, not merely ignored) when
+ * it has been idle for NomisSSOSessionInactivityTimeout, when it is older
+ * than NomisSSOSessionMaxDuration, when its access token has expired and
+ * cannot be refreshed, or when the token verification API says the token
+ * is no longer active (signed out elsewhere, account disabled).
+ *
+ * Refresh: within NomisSSORefreshBeforeExpiry of expiry the token is
+ * refreshed with grant_type=refresh_token. One request per session does
+ * it, holding a short "r:<id>" marker added atomically to the store; the
+ * others go on with the still-valid token, or, if it has already expired,
+ * wait briefly for the refreshed session. */
+#include "lifecycle.h"
+#include "runtime.h"
+#include "oauth.h"
+#include "util.h"
+
+#include <apr_strings.h>
+#include <jansson.h>
+
+#define LAST_ACCESS_GRANULARITY 30   /* seconds between idle-time write-backs */
+#define REFRESH_WAIT_STEP apr_time_from_msec(50)
+
+nsso_claims_t *nsso_token_verify(request_rec *r, const nsso_srv_conf *c,
+                                 const char *token, int *fetch_failed,
+                                 const char **err)
+{
+    nsso_jwt_policy_t pol;
+    nsso_claims_t *claims = NULL;
+    apr_status_t fetch_rv = APR_SUCCESS;
+    nsso_jwt_result_t res;
+    const char *why = NULL;
+
+    pol.issuer = nsso_conf_issuer(r->pool, c);
+    pol.algs = c->algs;
+    pol.skew = nsso_conf_clock_skew(c);
+    pol.now = apr_time_sec(apr_time_now());
+    res = nsso_jwks_cache_verify(c->jwks, r->pool, token, &pol, &claims, &fetch_rv, &why);
+    *fetch_failed = fetch_rv != APR_SUCCESS;
+    if (res == NSSO_JWT_OK)
+        return claims;
+    *err = apr_psprintf(r->pool, "%s: %s", nsso_jwt_result_str(res), why ? why : "");
+    return NULL;
+}
+
+/* ---- store -------------------------------------------------------------------- */
+
+static apr_int64_t store_expiry(const nsso_srv_conf *c, const nsso_session_t *s)
+{
+    apr_int64_t idle_end = s->last_access + nsso_conf_inactivity(c);
+    apr_int64_t max_end = s->created + nsso_conf_max_duration(c);
+
+    return idle_end < max_end ? idle_end : max_end;
+}
+
+apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
+                               const char *id, const nsso_session_t *s)
+{
+    nsso_store *store = nsso_runtime_store();
+    char *json;
+    apr_size_t len;
+    int evicted = 0;
+    apr_status_t rv;
+
+    if ((rv = nsso_session_serialize(r->pool, s, &json, &len)) != APR_SUCCESS)
+        return rv;
+    rv = nsso_store_set(store, nsso_session_key(r->pool, id), json, len,
+                        apr_time_from_sec(store_expiry(c, s)), &evicted);
+    if (rv == APR_ENOSPC)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "session for %s is %" APR_SIZE_T_FMT " bytes, more than a "
+                      "store slot holds: raise NomisSSOSessionCacheEntrySize", s->user, len);
+    else if (rv != APR_SUCCESS)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot store the session");
+    else if (evicted)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "session store full: a live session was evicted to make room; "
+                      "raise NomisSSOSessionCacheEntries");
+    return rv;
+}
+
+void nsso_session_delete(request_rec *r, const char *id)
+{
+    nsso_store_del(nsso_runtime_store(), nsso_session_key(r->pool, id));
+}
+
+static nsso_session_t *session_load(request_rec *r, const char *id)
+{
+    nsso_store *store = nsso_runtime_store();
+    nsso_session_t *s;
+    const char *err = NULL;
+    char *val;
+    apr_size_t len;
+    apr_status_t rv;
+
+    rv = nsso_store_get(store, r->pool, nsso_session_key(r->pool, id), &val, &len);
+    if (rv == APR_NOTFOUND) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session %s not found (expired, "
+                      "evicted or signed out)", nsso_redact(r->pool, id));
+        return NULL;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "session store lookup failed");
+        return NULL;
+    }
+    if (nsso_session_parse(r->pool, val, len, &s, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "session %s unreadable: %s",
+                      nsso_redact(r->pool, id), err);
+        nsso_session_delete(r, id);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- refresh ------------------------------------------------------------------ */
+
+typedef enum { REFRESH_OK, REFRESH_REJECTED, REFRESH_FAILED } refresh_result;
+
+static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
+                                     nsso_session_t *s)
+{
+    const char *form = apr_pstrcat(r->pool, "grant_type=refresh_token&refresh_token=",
+                                   nsso_url_encode(r->pool, s->refresh_token), NULL);
+    const char *oauth_error = NULL, *err = NULL;
+    nsso_http_opts_t opts;
+    nsso_token_response_t tok;
+    nsso_oauth_result_t res;
+    nsso_claims_t *claims;
+    nsso_session_t *fresh;
+    int fetch_failed = 0;
+
+    nsso_conf_http_opts(c, &opts);
+    res = nsso_oauth_token_request(r->pool, &opts, nsso_conf_internal_url(c), c->client_id,
+                                   c->client_secret, form, &tok, &oauth_error, &err);
+    if (res == NSSO_OAUTH_REJECTED) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "refresh for %s refused: %s",
+                      s->user, err);
+        return REFRESH_REJECTED;
+    }
+    if (res != NSSO_OAUTH_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refresh for %s failed: %s", s->user, err);
+        return REFRESH_FAILED;
+    }
+    claims = nsso_token_verify(r, c, tok.access_token, &fetch_failed, &err);
+    if (!claims) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refreshed token for %s refused: %s",
+                      s->user, err);
+        return REFRESH_FAILED;
+    }
+    fresh = nsso_session_from_claims(r->pool, claims, tok.access_token,
+                                     tok.refresh_token ? tok.refresh_token : s->refresh_token,
+                                     apr_time_sec(apr_time_now()));
+    if (!fresh || strcmp(fresh->user, s->user)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refreshed token for %s names "
+                      "another user: session ended", s->user);
+        return REFRESH_REJECTED;
+    }
+    fresh->created = s->created;
+    fresh->caseload = s->caseload;
+    *s = *fresh;
+    return REFRESH_OK;
+}
+
+/* Another request is refreshing: wait (bounded) for the new token. */
+static nsso_session_t *wait_for_refresh(request_rec *r, const nsso_srv_conf *c,
+                                        const char *id, apr_int64_t old_expires)
+{
+    nsso_http_opts_t opts;
+    apr_time_t until;
+
+    nsso_conf_http_opts(c, &opts);
+    until = apr_time_now() + apr_time_from_msec(opts.timeout_ms) + apr_time_from_sec(1);
+    while (apr_time_now() < until) {
+        nsso_session_t *s;
+        apr_sleep(REFRESH_WAIT_STEP);
+        s = session_load(r, id);
+        if (!s || s->expires != old_expires)
+            return s;
+    }
+    return NULL;
+}
+
+/* Refresh when due. Returns the session to use, or NULL when it ended. */
+static nsso_session_t *maybe_refresh(request_rec *r, const nsso_srv_conf *c,
+                                     const char *id, nsso_session_t *s, apr_int64_t now)
+{
+    int window = nsso_conf_refresh_before(c);
+    int expired = s->expires + nsso_conf_clock_skew(c) <= now;
+    const char *lock;
+    refresh_result res;
+
+    if (s->expires - now > window || !window || !s->refresh_token) {
+        if (!expired)
+            return s;
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session %s: access token expired",
+                      nsso_redact(r->pool, id));
+        nsso_session_delete(r, id);
+        return NULL;
+    }
+    lock = apr_pstrcat(r->pool, "r:", id, NULL);
+    if (nsso_store_add(nsso_runtime_store(), lock, "1", 1,
+                       apr_time_now() + apr_time_from_sec(60)) != APR_SUCCESS)
+        return expired ? wait_for_refresh(r, c, id, s->expires) : s;
+    res = refresh_tokens(r, c, s);
+    if (res == REFRESH_OK && nsso_session_save(r, c, id, s) != APR_SUCCESS)
+        res = REFRESH_FAILED;
+    nsso_store_del(nsso_runtime_store(), lock);
+    if (res == REFRESH_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "refreshed the access token of %s",
+                      s->user);
+        return s;
+    }
+    if (res == REFRESH_REJECTED || expired) {
+        nsso_session_delete(r, id);
+        return NULL;
+    }
+    return s; /* temporary failure, token still valid: try again next time */
+}
+
+/* ---- revocation ---------------------------------------------------------------- */
+
+/* 1 active, 0 not active, -1 could not tell. */
+static int token_active(request_rec *r, const nsso_srv_conf *c, const nsso_session_t *s)
+{
+    const char *url = apr_pstrcat(r->pool, c->verify_url, "/token/verify", NULL);
+    const char *err = NULL;
+    nsso_http_opts_t opts;
+    nsso_http_response_t resp;
+    json_error_t jerr;
+    json_t *doc, *active;
+    int result;
+
+    nsso_conf_http_opts(c, &opts);
+    if (nsso_http_post_bearer(r->pool, &opts, url, s->access_token, &resp, &err)
+        != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "token verification: %s", err);
+        return -1;
+    }
+    if (resp.status == 400 || resp.status == 401)
+        return 0; /* malformed or expired JWT: inactive */
+    if (resp.status != 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "token verification: %s answered "
+                      "HTTP %ld", url, resp.status);
+        return -1;
+    }
+    doc = json_loadb(resp.body, resp.len, 0, &jerr);
+    active = json_object_get(doc, "active");
+    result = json_is_boolean(active) ? json_is_true(active) : -1;
+    json_decref(doc);
+    if (result < 0)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "token verification: answer "
+                      "has no boolean 'active'");
+    return result;
+}
+
+/* 0 when the session must end. */
+static int still_active(request_rec *r, const nsso_srv_conf *c, const char *id,
+                        nsso_session_t *s, apr_int64_t now)
+{
+    int active;
+
+    if (!c->verify_url || now - s->verified_at < nsso_conf_verify_interval(c))
+        return 1;
+    active = token_active(r, c, s);
+    if (active == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "session of %s ended: the token "
+                      "verification API says its token is no longer active", s->user);
+        nsso_session_delete(r, id);
+        return 0;
+    }
+    if (active < 0 && !nsso_conf_verify_fail_open(c)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "session of %s refused: token "
+                      "verification unavailable (NomisSSOTokenVerificationFailure "
+                      "fail-closed)", s->user);
+        return 0;
+    }
+    if (active == 1)
+        s->verified_at = now;
+    return 1;
+}
+
+/* ---- the current session ------------------------------------------------------- */
+
+nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
+                                     const apr_array_header_t *cookies,
+                                     const char **id_out, int *stale)
+{
+    const char *name = nsso_conf_cookie_name(c);
+    const char *id = nsso_cookie_get(cookies, name, NULL);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_int64_t seen, verified;
+    nsso_session_t *s;
+
+    *stale = id != NULL;
+    if (!id)
+        return NULL;
+    if (!nsso_session_id_ok(id)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "malformed %s cookie ignored", name);
+        return NULL;
+    }
+    if (!(s = session_load(r, id)))
+        return NULL;
+    if (now - s->last_access >= nsso_conf_inactivity(c)
+        || now - s->created >= nsso_conf_max_duration(c)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "session of %s ended: %s", s->user,
+                      now - s->created >= nsso_conf_max_duration(c)
+                      ? "older than NomisSSOSessionMaxDuration"
+                      : "idle longer than NomisSSOSessionInactivityTimeout");
+        nsso_session_delete(r, id);
+        return NULL;
+    }
+    seen = s->last_access;
+    verified = s->verified_at;
+    if (!(s = maybe_refresh(r, c, id, s, now)) || !still_active(r, c, id, s, now))
+        return NULL;
+    if (now - seen >= LAST_ACCESS_GRANULARITY || s->verified_at != verified) {
+        s->last_access = now;
+        nsso_session_save(r, c, id, s);
+    }
+    *stale = 0;
+    *id_out = id;
+    return s;
+}
