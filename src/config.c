@@ -59,6 +59,8 @@ void *nsso_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->max_duration = NSSO_UNSET;
     c->verify_interval = NSSO_UNSET;
     c->verify_fail_open = NSSO_UNSET;
+    c->password_grant = NSSO_UNSET;
+    c->password_allow_http = NSSO_UNSET;
     return c;
 }
 
@@ -86,6 +88,7 @@ void *nsso_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(redirect_allowed);
     MERGE_PTR(signout_path);
     MERGE_PTR(verify_url);
+    MERGE_PTR(password_uri);
     if (add->npassphrases) {
         m->passphrases[0] = add->passphrases[0];
         m->passphrases[1] = add->passphrases[1];
@@ -108,6 +111,8 @@ void *nsso_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(max_duration);
     MERGE_INT(verify_interval);
     MERGE_INT(verify_fail_open);
+    MERGE_INT(password_grant);
+    MERGE_INT(password_allow_http);
     m->any_set = add->any_set || base->any_set;
     return m;
 }
@@ -182,6 +187,11 @@ int nsso_conf_verify_interval(const nsso_srv_conf *c)
 int nsso_conf_verify_fail_open(const nsso_srv_conf *c)
 {
     return OR_DEFAULT(c->verify_fail_open, 1);
+}
+
+const char *nsso_conf_password_uri(const nsso_srv_conf *c)
+{
+    return c->password_uri ? c->password_uri : "/nomis-sso/sign-in";
 }
 
 int nsso_conf_no_store(const nsso_dir_conf *d)
@@ -646,6 +656,30 @@ static const char *set_verify_failure(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+static const char *set_grant_type(cmd_parms *cmd, void *d, const char *arg)
+{
+    nsso_srv_conf *c = cmd_conf(cmd);
+
+    if (!strcmp(arg, "authorization_code"))
+        c->password_grant = 0;
+    else if (!strcmp(arg, "password"))
+        c->password_grant = 1;
+    else
+        return fail(cmd, "must be authorization_code (NOMIS SSO, the default) or password");
+    return NULL;
+}
+
+static const char *set_password_uri(cmd_parms *cmd, void *d, const char *arg)
+{
+    return local_path(cmd, arg, &cmd_conf(cmd)->password_uri);
+}
+
+static const char *set_password_allow_http(cmd_parms *cmd, void *d, int flag)
+{
+    cmd_conf(cmd)->password_allow_http = flag;
+    return NULL;
+}
+
 static const char *set_accept_bearer(cmd_parms *cmd, void *dv, int flag)
 {
     ((nsso_dir_conf *)dv)->accept_bearer = flag;
@@ -800,6 +834,14 @@ const command_rec nsso_directives[] = {
         "also accept Authorization: Bearer access tokens beside session cookies"),
     AP_INIT_FLAG("NomisSSONoStore", set_no_store, NULL, OR_AUTHCFG | RSRC_CONF,
         "mark protected responses Cache-Control: no-store (default On)"),
+    AP_INIT_TAKE1("NomisSSOGrantType", set_grant_type, NULL, RSRC_CONF,
+        "authorization_code (NOMIS SSO, default) or password (contingency: the module's "
+        "own sign-in form)"),
+    AP_INIT_TAKE1("NomisSSOPasswordFormURI", set_password_uri, NULL, RSRC_CONF,
+        "path of the module's sign-in form with NomisSSOGrantType password "
+        "(default /nomis-sso/sign-in)"),
+    AP_INIT_FLAG("NomisSSOPasswordAllowHTTP", set_password_allow_http, NULL, RSRC_CONF,
+        "accept passwords over plain http (development only; default Off)"),
     { NULL }
 };
 

@@ -48,6 +48,9 @@ typedef struct {
     const char *verify_url;        /* token verification API base; NULL: off */
     int verify_interval;           /* seconds */
     int verify_fail_open;          /* NSSO_UNSET / 0 / 1 */
+    int password_grant;            /* NomisSSOGrantType password: 1 */
+    const char *password_uri;      /* our sign-in form; NULL: /nomis-sso/sign-in */
+    int password_allow_http;       /* NSSO_UNSET / 0 / 1 */
     int any_set;                   /* some NomisSSO* directive appears here */
 
     /* built in post_config / child_init */
@@ -93,6 +96,7 @@ const char *nsso_conf_signout_path(const nsso_srv_conf *c);
 int nsso_conf_verify_interval(const nsso_srv_conf *c);
 int nsso_conf_verify_fail_open(const nsso_srv_conf *c);
 int nsso_conf_no_store(const nsso_dir_conf *d);
+const char *nsso_conf_password_uri(const nsso_srv_conf *c);
 
 /* Global (main server only) settings. */
 typedef struct {

@@ -18,6 +18,7 @@
 #include "lifecycle.h"
 #include "respond.h"
 #include "bearer.h"
+#include "password.h"
 #include "runtime.h"
 #include "cookie.h"
 #include "crypto.h"
@@ -62,6 +63,11 @@ const nsso_session_t *nsso_request_session(const request_rec *r)
 static const char *state_cookie_prefix(apr_pool_t *p, const nsso_srv_conf *c)
 {
     return apr_pstrcat(p, nsso_conf_cookie_name(c), STATE_COOKIE_INFIX, NULL);
+}
+
+const char *nsso_state_cookie_name(apr_pool_t *p, const nsso_srv_conf *c, const char *state)
+{
+    return apr_pstrcat(p, state_cookie_prefix(p, c), state, NULL);
 }
 
 static int state_value_ok(const char *s)
@@ -174,11 +180,14 @@ static int start_login(request_rec *r, const nsso_srv_conf *c,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     prune_state_cookies(r, c, cookies, nsso_conf_max_state_cookies(c));
-    nsso_add_cookie(r, c, apr_pstrcat(r->pool, state_cookie_prefix(r->pool, c), st->state, NULL),
-               value, nsso_conf_state_timeout(c), NSSO_SAMESITE_LAX);
-    location = nsso_oauth_authorize_url(r->pool, c->auth_url, c->client_id,
-                                        redirect_uri_abs(r, c), st->state,
-                                        nsso_pkce_challenge(r->pool, st->pkce_verifier));
+    nsso_add_cookie(r, c, nsso_state_cookie_name(r->pool, c, st->state),
+                    value, nsso_conf_state_timeout(c), NSSO_SAMESITE_LAX);
+    if (c->password_grant == 1)
+        location = nsso_password_form_url(r, c, st->state);
+    else
+        location = nsso_oauth_authorize_url(r->pool, c->auth_url, c->client_id,
+                                            redirect_uri_abs(r, c), st->state,
+                                            nsso_pkce_challenge(r->pool, st->pkce_verifier));
     apr_table_setn(r->headers_out, "Location", location);
     nsso_no_store(r);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "no session: sending to HMPPS Auth");
@@ -375,34 +384,53 @@ static int bad_state(request_rec *r, const char *why)
                       "Please return to the service and sign in again.");
 }
 
-/* The state cookie for the callback's state, decoded and spent; NULL (page
- * sent, *rc set) on failure. */
+const nsso_state_t *nsso_signin_state(request_rec *r, const nsso_srv_conf *c,
+                                      const apr_array_header_t *cookies,
+                                      const char *state, const char **why)
+{
+    const char *value, *err = NULL;
+    nsso_state_t *st;
+
+    if (!state || !state_value_ok(state)) {
+        *why = "state parameter missing or malformed";
+        return NULL;
+    }
+    value = nsso_cookie_get(cookies, nsso_state_cookie_name(r->pool, c, state), NULL);
+    if (!value) {
+        *why = "no sign-in cookie for this state (expired, used, or another browser)";
+        return NULL;
+    }
+    if (nsso_state_decode(r->pool, c->crypto, value, apr_time_now(),
+                          apr_time_from_sec(nsso_conf_state_timeout(c)), &st, &err)
+        != APR_SUCCESS) {
+        *why = apr_pstrcat(r->pool, "sign-in cookie refused: ", err, NULL);
+        return NULL;
+    }
+    if (!nsso_ct_streq(state, st->state)) {
+        *why = "state does not match its cookie";
+        return NULL;
+    }
+    return st;
+}
+
+int nsso_signin_spend(request_rec *r, const nsso_srv_conf *c, const nsso_state_t *st)
+{
+    nsso_clear_cookie(r, c, nsso_state_cookie_name(r->pool, c, st->state));
+    return state_spend(r, c, st);
+}
+
+/* The callback's state, checked and spent; NULL (page sent, *rc set). */
 static const nsso_state_t *callback_state(request_rec *r, const nsso_srv_conf *c,
                                           const apr_array_header_t *cookies,
                                           const char *state, int *rc)
 {
-    const char *cname, *value, *err = NULL;
-    nsso_state_t *st;
+    const char *why = NULL;
+    const nsso_state_t *st = nsso_signin_state(r, c, cookies, state, &why);
 
-    if (!state || !state_value_ok(state)) {
-        *rc = bad_state(r, "state parameter missing or malformed");
-        return NULL;
-    }
-    cname = apr_pstrcat(r->pool, state_cookie_prefix(r->pool, c), state, NULL);
-    value = nsso_cookie_get(cookies, cname, NULL);
-    if (!value) {
-        *rc = bad_state(r, "no sign-in cookie for this state (expired, used, or another browser)");
-        return NULL;
-    }
-    nsso_clear_cookie(r, c, cname);
-    if (nsso_state_decode(r->pool, c->crypto, value, apr_time_now(),
-                          apr_time_from_sec(nsso_conf_state_timeout(c)), &st, &err)
-        != APR_SUCCESS) {
-        *rc = bad_state(r, apr_pstrcat(r->pool, "sign-in cookie refused: ", err, NULL));
-        return NULL;
-    }
-    if (!nsso_ct_streq(state, st->state)) {
-        *rc = bad_state(r, "state does not match its cookie");
+    if (state && state_value_ok(state))
+        nsso_clear_cookie(r, c, nsso_state_cookie_name(r->pool, c, state));
+    if (!st) {
+        *rc = bad_state(r, why);
         return NULL;
     }
     if (!state_spend(r, c, st)) {
@@ -459,17 +487,55 @@ static void fetch_caseload(request_rec *r, const nsso_srv_conf *c, nsso_session_
                       s->user, err);
 }
 
-static int handle_callback(request_rec *r, const nsso_srv_conf *c)
+int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *form,
+                         const nsso_state_t *st, const apr_array_header_t *cookies,
+                         int *refused)
 {
-    const apr_array_header_t *cookies =
-        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
-    const char *state, *code, *error, *err = NULL, *oauth_error = NULL, *form;
-    const nsso_state_t *st;
+    const char *err = NULL, *oauth_error = NULL;
     nsso_http_opts_t opts;
     nsso_token_response_t tok;
     nsso_oauth_result_t res;
     nsso_claims_t *claims;
     nsso_session_t *s;
+    int rc = OK;
+
+    nsso_conf_http_opts(c, &opts);
+    res = nsso_oauth_token_request(r->pool, &opts, nsso_conf_internal_url(c), c->client_id,
+                                   c->client_secret, form, &tok, &oauth_error, &err);
+    if (refused && res == NSSO_OAUTH_REJECTED && oauth_error
+        && !strcmp(oauth_error, "invalid_grant")) {
+        *refused = 1;
+        return OK;
+    }
+    if (res != NSSO_OAUTH_OK)
+        return token_failure_page(r, res, oauth_error, err);
+    claims = verify_token(r, c, tok.access_token, &rc);
+    if (!claims)
+        return rc;
+    s = nsso_session_from_claims(r->pool, claims, tok.access_token, tok.refresh_token,
+                                 apr_time_sec(apr_time_now()));
+    if (!s || s->client_credentials) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "access token names no user (no user_name claim)");
+        return nsso_error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
+                               "The HMPPS sign-in service did not say who you are.");
+    }
+    fetch_caseload(r, c, s);
+    rc = create_session(r, c, s, cookies);
+    if (rc != OK)
+        return rc;
+    apr_table_setn(r->headers_out, "Location",
+                   nsso_redirect_path_ok(st->return_url) ? st->return_url : "/");
+    nsso_no_store(r);
+    return HTTP_MOVED_TEMPORARILY;
+}
+
+static int handle_callback(request_rec *r, const nsso_srv_conf *c)
+{
+    const apr_array_header_t *cookies =
+        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+    const char *state, *code, *error, *form;
+    const nsso_state_t *st;
     int rc = OK;
 
     if (!callback_params(r, &state, &code, &error))
@@ -481,35 +547,11 @@ static int handle_callback(request_rec *r, const nsso_srv_conf *c)
         return auth_server_error(r, error);
     if (!code || !*code)
         return bad_state(r, "no code in the callback");
-
     form = apr_pstrcat(r->pool, "grant_type=authorization_code&code=",
                        nsso_url_encode(r->pool, code),
                        "&redirect_uri=", nsso_url_encode(r->pool, redirect_uri_abs(r, c)),
                        "&code_verifier=", nsso_url_encode(r->pool, st->pkce_verifier), NULL);
-    nsso_conf_http_opts(c, &opts);
-    res = nsso_oauth_token_request(r->pool, &opts, nsso_conf_internal_url(c), c->client_id,
-                                   c->client_secret, form, &tok, &oauth_error, &err);
-    if (res != NSSO_OAUTH_OK)
-        return token_failure_page(r, res, oauth_error, err);
-    claims = verify_token(r, c, tok.access_token, &rc);
-    if (!claims)
-        return rc;
-    s = nsso_session_from_claims(r->pool, claims, tok.access_token, tok.refresh_token,
-                                 apr_time_sec(apr_time_now()));
-    if (!s) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "access token names no user (no user_name or sub claim)");
-        return nsso_error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
-                          "The HMPPS sign-in service did not say who you are.");
-    }
-    fetch_caseload(r, c, s);
-    rc = create_session(r, c, s, cookies);
-    if (rc != OK)
-        return rc;
-    apr_table_setn(r->headers_out, "Location",
-                   nsso_redirect_path_ok(st->return_url) ? st->return_url : "/");
-    nsso_no_store(r);
-    return HTTP_MOVED_TEMPORARILY;
+    return nsso_signin_complete(r, c, form, st, cookies, NULL);
 }
 
 /* ---- the session-info endpoint --------------------------------------------- */
@@ -718,6 +760,11 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
             return HTTP_METHOD_NOT_ALLOWED;
         }
         return handle_info(r, c);
+    }
+    if (c->password_grant == 1 && !strcmp(r->parsed_uri.path, nsso_conf_password_uri(c))) {
+        if (!nsso_runtime_ready(c))
+            return HTTP_INTERNAL_SERVER_ERROR;
+        return nsso_password_handle(r, c);
     }
     if (!strcmp(r->parsed_uri.path, nsso_conf_logout_uri(c))) {
         if (!nsso_runtime_ready(c))

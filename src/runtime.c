@@ -6,6 +6,7 @@
  * changes. */
 #include "runtime.h"
 #include "store_shm.h"
+#include "password.h"
 
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -142,6 +143,8 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          err ? err : "unknown error");
             return !OK;
         }
+        if (c->password_grant == 1)
+            nsso_password_warn(s);
         any = 1;
     }
     if (!any)
