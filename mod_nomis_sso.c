@@ -26,7 +26,8 @@ static void nsso_register_hooks(apr_pool_t *p)
     ap_hook_quick_handler(nsso_quick_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_authn(nsso_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_post_read_request(nsso_expose_strip, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_post_read_request(nsso_expose_early, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_force_authn(nsso_expose_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(nsso_authz_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     nsso_authz_register(p);
     ap_hook_fixups(nsso_expose_fixups, NULL, NULL, APR_HOOK_MIDDLE);

@@ -133,7 +133,7 @@ static apr_status_t denied_page(ap_filter_t *f, const nsso_session_t *s, const c
         "<p>Ask your local system administrator for the role you need.</p>\n"
         "</body></html>\n",
         ap_escape_html(r->pool, name), ap_escape_html(r->pool, s->user),
-        ap_escape_html(r->pool, what ? what : "Require"));
+        ap_escape_html(r->pool, what ? what : "this page's Require rules"));
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
     return ap_pass_brigade(f->next, bb);
 }
@@ -166,12 +166,17 @@ static apr_status_t denied_filter(ap_filter_t *f, apr_bucket_brigade *in)
     return denied_page(f, s, apr_table_get(r->notes, DENIED_NOTE));
 }
 
+/* A signed-in user refused by authorization: mod_authz_core answers 401
+ * (403 with AuthzSendForbiddenOnFailure) whichever rule denied, a nomis-*
+ * provider, `Require not` or `Require expr`. */
 void nsso_authz_insert_error_filter(request_rec *r)
 {
     if (r->status != HTTP_UNAUTHORIZED && r->status != HTTP_FORBIDDEN)
         return;
-    if (!r->user || !apr_table_get(r->notes, DENIED_NOTE) || !nsso_request_session(r))
+    if (!r->user || !*r->user || !nsso_request_session(r))
         return;
+    if (r->status == HTTP_FORBIDDEN && !apr_table_get(r->notes, DENIED_NOTE))
+        return; /* a 403 from something else (file permissions, ...) */
     ap_add_output_filter(ERROR_FILTER, NULL, r, r->connection);
 }
 

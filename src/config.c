@@ -880,6 +880,13 @@ static void mark_authtype_users(const ap_directive_t *n, server_rec *main_s,
     }
 }
 
+static const char *server_where(apr_pool_t *p, const server_rec *s)
+{
+    if (!s->is_virtual || !s->defn_name)
+        return "the main server";
+    return apr_psprintf(p, "<VirtualHost> at %s:%u", s->defn_name, s->defn_line_number);
+}
+
 static const char *missing_directive(const nsso_srv_conf *c)
 {
     if (!c->auth_url)
@@ -914,15 +921,14 @@ int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         if (use)
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                          "%s is required: 'AuthType nomis-sso' is used at %s:%d "
-                         "but %s is not set for this server (%s:%d)",
+                         "but %s is not set for this server (%s)",
                          missing, use->filename, use->line_num, missing,
-                         s->defn_name ? s->defn_name : "main", s->defn_line_number);
+                         server_where(ptemp, s));
         else
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                          "%s is required: other NomisSSO* directives are set for "
-                         "this server (%s:%d) but %s is not", missing,
-                         s->defn_name ? s->defn_name : "main", s->defn_line_number,
-                         missing);
+                         "this server (%s) but %s is not", missing,
+                         server_where(ptemp, s), missing);
         rc = !OK;
     }
     return rc;

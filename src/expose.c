@@ -14,7 +14,10 @@
 #include "config.h"
 #include "handlers.h"
 #include "identity.h"
+#include "lifecycle.h"
+#include "runtime.h"
 
+#include <http_core.h>
 #include <apr_strings.h>
 
 typedef struct {
@@ -41,14 +44,13 @@ static int strip_one(void *rv, const char *key, const char *value)
     return 1;
 }
 
-int nsso_expose_strip(request_rec *r)
+#define EARLY_NOTE "nomis-sso-early"
+
+static void strip_identity_headers(request_rec *r)
 {
-    const nsso_srv_conf *c = nsso_srv(r->server);
     apr_array_header_t *names;
     int i;
 
-    if (!c->auth_url)
-        return DECLINED;
     names = apr_array_make(r->pool, 2, sizeof(const char *));
     apr_table_do(strip_one, names, r->headers_in, NULL);
     for (i = 0; i < names->nelts; i++) {
@@ -57,7 +59,31 @@ int nsso_expose_strip(request_rec *r)
                       nsso_header_safe(r->pool, APR_ARRAY_IDX(names, i, const char *)));
         apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
     }
+}
+
+static void set_env_only(request_rec *r, const nsso_session_t *s);
+
+int nsso_expose_early(request_rec *r)
+{
+    nsso_srv_conf *c = nsso_srv(r->server);
+    const nsso_session_t *s;
+
+    if (!c->auth_url)
+        return DECLINED;
+    strip_identity_headers(r);
+    if (!nsso_runtime_ready(c) || !(s = nsso_session_peek(r, c)))
+        return DECLINED;
+    apr_table_setn(r->notes, EARLY_NOTE, "1");
+    set_env_only(r, s);
     return DECLINED;
+}
+
+int nsso_expose_force_authn(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    return type && !strcasecmp(type, NSSO_AUTH_TYPE)
+           && apr_table_get(r->notes, EARLY_NOTE) ? OK : DECLINED;
 }
 
 static void set_field(request_rec *r, int pass, int f, const char *v)
@@ -76,10 +102,36 @@ static void set_field(request_rec *r, int pass, int f, const char *v)
     }
 }
 
+static void unset_env(request_rec *r);
+
+static void set_env_only(request_rec *r, const nsso_session_t *s)
+{
+    unset_env(r);
+    set_field(r, NSSO_PASS_ENV, F_USER, s->user);
+    set_field(r, NSSO_PASS_ENV, F_NAME, s->name);
+    set_field(r, NSSO_PASS_ENV, F_SOURCE, s->auth_source);
+    set_field(r, NSSO_PASS_ENV, F_ROLES, nsso_roles_join(r->pool, s->roles));
+    set_field(r, NSSO_PASS_ENV, F_CASELOAD, s->caseload);
+    set_field(r, NSSO_PASS_ENV, F_USER_ID, s->user_id);
+    set_field(r, NSSO_PASS_ENV, F_EXPIRES,
+              apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires));
+}
+
+static void unset_env(request_rec *r)
+{
+    int f;
+
+    for (f = 0; f < F_COUNT; f++)
+        apr_table_unset(r->subprocess_env, fields[f].env);
+}
+
 void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 {
     const nsso_dir_conf *d = nsso_dir(r);
     int pass = nsso_conf_pass(d);
+
+    if (!(pass & NSSO_PASS_ENV))
+        unset_env(r); /* the early look set them for <If> only */
 
     set_field(r, pass, F_USER, s->user);
     set_field(r, pass, F_NAME, s->name);
@@ -103,7 +155,9 @@ int nsso_expose_fixups(request_rec *r)
 {
     const nsso_session_t *s = nsso_request_session(r);
 
-    if (s && r->user)
+    if (s && r->user && *r->user)
         nsso_expose_session(r, s);
+    else
+        unset_env(r); /* not authenticated by the module: the early look was for <If> */
     return DECLINED;
 }

@@ -8,14 +8,22 @@
 #include "session.h"
 
 /* post_read_request: drop every X-Nomis-* request header (any case, '_'
- * for '-') on servers where the module is configured. */
-int nsso_expose_strip(request_rec *r);
+ * for '-') on servers where the module is configured; then, when the
+ * request carries a live session cookie, set the NOMIS_SSO_* variables
+ * early so <If> and Require expr can use them (see nsso_expose_fixups). */
+int nsso_expose_early(request_rec *r);
+
+/* force_authn: a request with a live session cookie in an AuthType
+ * nomis-sso location is always authenticated, even when an expression
+ * already granted it, so REMOTE_USER, refresh and revocation apply. */
+int nsso_expose_force_authn(request_rec *r);
 
 /* Set NOMIS_SSO_* variables and/or X-Nomis-* headers for s as
  * NomisSSOPass / NomisSSOPassAccessToken say. */
 void nsso_expose_session(request_rec *r, const nsso_session_t *s);
 
-/* fixups: the same for sub-requests and internal redirects. */
+/* fixups: the same for sub-requests and internal redirects; removes the
+ * early variables of a request the module did not authenticate. */
 int nsso_expose_fixups(request_rec *r);
 
 #endif

@@ -756,7 +756,7 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
         if (!nsso_runtime_ready(c))
             return HTTP_INTERNAL_SERVER_ERROR;
         if (r->method_number != M_GET) {
-            r->allowed = AP_METHOD_BIT << M_GET;
+            ap_allow_methods(r, REPLACE_ALLOW, "GET", NULL);
             return HTTP_METHOD_NOT_ALLOWED;
         }
         return handle_info(r, c);
@@ -770,7 +770,7 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
         if (!nsso_runtime_ready(c))
             return HTTP_INTERNAL_SERVER_ERROR;
         if (r->method_number != M_GET && r->method_number != M_POST) {
-            r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+            ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", NULL);
             return HTTP_METHOD_NOT_ALLOWED;
         }
         return handle_logout(r, c);
@@ -783,7 +783,7 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (r->method_number != M_GET) {
-        r->allowed = AP_METHOD_BIT << M_GET;
+        ap_allow_methods(r, REPLACE_ALLOW, "GET", NULL);
         return HTTP_METHOD_NOT_ALLOWED;
     }
     return handle_callback(r, c);

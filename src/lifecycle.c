@@ -282,6 +282,23 @@ static int still_active(request_rec *r, const nsso_srv_conf *c, const char *id,
 
 /* ---- the current session ------------------------------------------------------- */
 
+nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
+{
+    const apr_array_header_t *cookies =
+        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+    const char *id = nsso_cookie_get(cookies, nsso_conf_cookie_name(c), NULL);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    nsso_session_t *s;
+
+    if (!id || !nsso_session_id_ok(id) || !(s = session_load(r, id)))
+        return NULL;
+    if (now - s->last_access >= nsso_conf_inactivity(c)
+        || now - s->created >= nsso_conf_max_duration(c)
+        || (s->expires + nsso_conf_clock_skew(c) <= now && !s->refresh_token))
+        return NULL;
+    return s;
+}
+
 nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
                                      const apr_array_header_t *cookies,
                                      const char **id_out, int *stale)

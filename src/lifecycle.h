@@ -21,6 +21,11 @@ nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
                                      const apr_array_header_t *cookies,
                                      const char **id_out, int *stale);
 
+/* A read-only look at the cookie's session, for hooks that run before
+ * authentication (<If>, Require expr): no refresh, revocation check or
+ * write-back. NULL when there is no live session. */
+nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c);
+
 /* Write s under id with the store expiry its timeouts give.
  * APR_ENOSPC: larger than a slot (logged with the directive to raise). */
 apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,

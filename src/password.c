@@ -18,6 +18,7 @@
 #include "identity.h"
 
 #include <http_protocol.h>
+#include <http_request.h>
 #include <util_script.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -215,7 +216,7 @@ int nsso_password_handle(request_rec *r, const nsso_srv_conf *c)
     if (r->method_number == M_POST)
         return sign_in(r, c, cookies);
     if (r->method_number != M_GET) {
-        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+        ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", NULL);
         return HTTP_METHOD_NOT_ALLOWED;
     }
     state = r->args ? nsso_query_param(r->pool, r->args, "state", &dup) : NULL;
