@@ -29,7 +29,7 @@
 #define DEFAULT_VERIFY_INTERVAL 60
 
 static nsso_global_conf global_conf = {
-    DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_ENTRY_SIZE
+    DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_ENTRY_SIZE, NULL
 };
 
 nsso_global_conf *nsso_global(void)
@@ -45,6 +45,7 @@ void *nsso_create_srv_conf(apr_pool_t *p, server_rec *s)
     if (!s->is_virtual) {
         global_conf.cache_entries = DEFAULT_CACHE_ENTRIES;
         global_conf.cache_entry_size = DEFAULT_CACHE_ENTRY_SIZE;
+        global_conf.store_spec = NULL;
     }
     c->clock_skew = NSSO_UNSET;
     c->samesite = NSSO_UNSET;
@@ -709,6 +710,23 @@ static const char *set_cache_entry_size(cmd_parms *cmd, void *d, const char *arg
     return err ? err : parse_int(cmd, arg, 1024, 1048576, &global_conf.cache_entry_size);
 }
 
+static const char *set_session_store(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = global_only(cmd);
+
+    if (err)
+        return err;
+    if (!strcasecmp(arg, "shm")) {
+        global_conf.store_spec = NULL;
+        return NULL;
+    }
+    if (strncasecmp(arg, "socache:", 8) || !arg[8] || arg[8] == ':' || has_ctl(arg))
+        return fail(cmd, "must be shm or socache:<provider>[:<arguments>], e.g. "
+                         "socache:redis:127.0.0.1:6379");
+    global_conf.store_spec = arg + 8;
+    return NULL;
+}
+
 static const char *set_cookie_name(cmd_parms *cmd, void *d, const char *arg)
 {
     const char *s;
@@ -779,6 +797,9 @@ const command_rec nsso_directives[] = {
         "number of sessions the shared-memory store holds (default 10000)"),
     AP_INIT_TAKE1("NomisSSOSessionCacheEntrySize", set_cache_entry_size, NULL, RSRC_CONF,
         "bytes per session in the shared-memory store (default 8192)"),
+    AP_INIT_TAKE1("NomisSSOSessionStore", set_session_store, NULL, RSRC_CONF,
+        "where sessions live: shm (default, this host) or socache:<provider>[:<args>] "
+        "(shared by several hosts, e.g. socache:redis:host:6379)"),
     AP_INIT_TAKE1("NomisSSOCookieName", set_cookie_name, NULL, RSRC_CONF,
         "name of the session cookie (default nomis_sso_session)"),
     AP_INIT_TAKE1("NomisSSOCookieSameSite", set_samesite, NULL, RSRC_CONF,

@@ -102,6 +102,7 @@ const char *nsso_conf_password_uri(const nsso_srv_conf *c);
 typedef struct {
     int cache_entries;
     int cache_entry_size;
+    const char *store_spec;   /* NULL: shm; else "provider[:args]" of socache */
 } nsso_global_conf;
 
 extern const command_rec nsso_directives[];

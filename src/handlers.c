@@ -90,6 +90,29 @@ static const char *redirect_uri_abs(request_rec *r, const nsso_srv_conf *c)
     return apr_pstrcat(r->pool, nsso_request_base(r), path, NULL);
 }
 
+#define STORE_DOWN_TITLE "Service temporarily unavailable"
+#define STORE_DOWN_TEXT "Signed-in sessions cannot be checked at the moment. " \
+                        "Please try again in a minute."
+
+/* The session store cannot be reached, in a handler (sends the page). */
+static int store_down_page(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After", "30");
+    return nsso_error_page(r, HTTP_SERVICE_UNAVAILABLE, STORE_DOWN_TITLE, STORE_DOWN_TEXT);
+}
+
+/* The same from check_authn, which answers with a status, not a page. */
+static int store_down(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After", "30");
+    nsso_no_store(r);
+    ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
+                       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                       "<title>" STORE_DOWN_TITLE "</title></head>\n<body>\n<h1>"
+                       STORE_DOWN_TITLE "</h1>\n<p>" STORE_DOWN_TEXT "</p>\n</body></html>\n");
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
 /* ---- starting a sign-in ----------------------------------------------------- */
 
 typedef struct {
@@ -233,6 +256,8 @@ static int session_authn(request_rec *r, const nsso_srv_conf *c)
     s = nsso_session_current(r, c, cookies, &id, &stale);
     if (s)
         return authenticated(r, s, id, NSSO_AUTH_TYPE);
+    if (apr_table_get(r->notes, NSSO_STORE_DOWN_NOTE))
+        return store_down(r);
     if (stale)
         nsso_clear_cookie(r, c, nsso_conf_cookie_name(c));
     switch (nsso_conf_unauth_action(nsso_dir(r))) {
@@ -352,7 +377,8 @@ static int create_session(request_rec *r, const nsso_srv_conf *c,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (nsso_session_save(r, c, id, s) != APR_SUCCESS)
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return apr_table_get(r->notes, NSSO_STORE_DOWN_NOTE) ? store_down_page(r)
+                                                             : HTTP_INTERNAL_SERVER_ERROR;
     /* no fixation: whatever session the browser had before is ended */
     if (old && nsso_session_id_ok(old))
         nsso_session_delete(r, old);

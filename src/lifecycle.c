@@ -71,8 +71,11 @@ apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "session for %s is %" APR_SIZE_T_FMT " bytes, more than a "
                       "store slot holds: raise NomisSSOSessionCacheEntrySize", s->user, len);
-    else if (rv != APR_SUCCESS)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot store the session");
+    else if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot store the session "
+                      "(store unreachable?)");
+        apr_table_setn(r->notes, NSSO_STORE_DOWN_NOTE, "1");
+    }
     else if (evicted)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "session store full: a live session was evicted to make room; "
@@ -101,7 +104,9 @@ static nsso_session_t *session_load(request_rec *r, const char *id)
         return NULL;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "session store lookup failed");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "session store lookup failed "
+                      "(store unreachable?)");
+        apr_table_setn(r->notes, NSSO_STORE_DOWN_NOTE, "1");
         return NULL;
     }
     if (nsso_session_parse(r->pool, val, len, &s, &err) != APR_SUCCESS) {

@@ -8,6 +8,9 @@
 #include "config.h"
 #include "session.h"
 
+/* r->notes key set when the session store failed (not merely a miss). */
+#define NSSO_STORE_DOWN_NOTE "nomis-sso-store-down"
+
 /* Verify an access token against the server's JWKS and policy. On failure
  * *err says why and *fetch_failed is set when the JWKS could not be had. */
 nsso_claims_t *nsso_token_verify(request_rec *r, const nsso_srv_conf *c,

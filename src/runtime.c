@@ -7,6 +7,7 @@
 #include "runtime.h"
 #include "store_shm.h"
 #include "password.h"
+#include "store_socache.h"
 
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -25,6 +26,7 @@ typedef struct {
 
 static nsso_store *session_store;
 static apr_global_mutex_t *store_mutex;
+static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s);
 
 nsso_store *nsso_runtime_store(void)
 {
@@ -123,6 +125,46 @@ static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
     return APR_SUCCESS;
 }
 
+/* The mutex alone (socache stores serialise add() and non-MP-safe engines). */
+static apr_status_t mutex_setup(server_rec *s)
+{
+    shm_holder *h = holder_get(s);
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!h->mutex)
+        rv = ap_global_mutex_create(&h->mutex, NULL, NSSO_SHM_MUTEX_TYPE, NULL,
+                                    s, s->process->pool, 0);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot create the session store mutex");
+    store_mutex = h->mutex;
+    return rv;
+}
+
+/* Sessions in a shared engine: keys and values protected with the first
+ * configured server's passphrase (all hosts sharing the engine need it). */
+static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *main_s)
+{
+    const nsso_global_conf *g = nsso_global();
+    const nsso_crypto *crypto = NULL;
+    const char *err = NULL;
+    server_rec *s;
+    apr_status_t rv;
+
+    for (s = main_s; s && !crypto; s = s->next)
+        crypto = nsso_srv(s)->crypto;
+    if ((rv = mutex_setup(main_s)) != APR_SUCCESS)
+        return rv;
+    rv = nsso_socache_store_create(pconf, ptemp, main_s, g->store_spec, crypto,
+                                   g->cache_entry_size, store_mutex, &session_store, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s, "%s", err);
+        return rv;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_s, "session store: socache %s",
+                 g->store_spec);
+    return APR_SUCCESS;
+}
+
 int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *main_s)
 {
@@ -153,6 +195,8 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main_s, "libcurl initialisation failed");
         return !OK;
     }
+    if (nsso_global()->store_spec)
+        return socache_setup(pconf, ptemp, main_s) == APR_SUCCESS ? OK : !OK;
     return store_setup(pconf, main_s) == APR_SUCCESS ? OK : !OK;
 }
 
