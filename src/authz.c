@@ -10,6 +10,7 @@
 #include "config.h"
 #include "handlers.h"
 #include "identity.h"
+#include "bearer.h"
 
 #include <http_protocol.h>
 #include <http_request.h>
@@ -152,6 +153,9 @@ static apr_status_t denied_filter(ap_filter_t *f, apr_bucket_brigade *in)
     f->ctx = f;
     apr_table_unset(r->err_headers_out, "WWW-Authenticate");
     apr_table_unset(r->headers_out, "WWW-Authenticate");
+    if (r->ap_auth_type && !strcasecmp(r->ap_auth_type, NSSO_BEARER_AUTH_TYPE))
+        nsso_bearer_challenge(r, "insufficient_scope",
+                              "The access token does not grant this resource");
     apr_table_unset(r->headers_out, "Content-Length");
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     r->status_line = NULL;

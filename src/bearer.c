@@ -94,17 +94,22 @@ static void remember(request_rec *r, const char *key, nsso_session_t *s)
 }
 
 /* RFC 6750 error_description for each refusal (fixed text, no input). */
-static const char *describe(const char *why)
+static const char *describe(nsso_jwt_result_t res)
 {
-    if (!strncmp(why, "EXPIRED", 7))
+    switch (res) {
+    case NSSO_JWT_EXPIRED:
         return "The access token expired";
-    if (!strncmp(why, "BAD_ISSUER", 10))
+    case NSSO_JWT_BAD_ISSUER:
         return "The access token was not issued by the expected server";
-    if (!strncmp(why, "BAD_ALG", 7))
+    case NSSO_JWT_BAD_ALG:
         return "The access token is signed with an algorithm that is not accepted";
-    if (!strncmp(why, "NOT_YET_VALID", 13))
+    case NSSO_JWT_NOT_YET_VALID:
         return "The access token is not valid yet";
-    return "The access token is invalid";
+    case NSSO_JWT_UNKNOWN_KID:
+        return "The access token is signed with an unknown key";
+    default:
+        return "The access token is invalid";
+    }
 }
 
 int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
@@ -114,12 +119,13 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
     nsso_claims_t *claims;
     nsso_session_t *s;
     int fetch_failed = 0;
+    nsso_jwt_result_t res = NSSO_JWT_MALFORMED;
 
     if ((s = cached(r, key, token)) != NULL) {
         *out = s;
         return OK;
     }
-    claims = nsso_token_verify(r, c, token, &fetch_failed, &err);
+    claims = nsso_token_verify(r, c, token, &fetch_failed, &res, &err);
     if (!claims && fetch_failed) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "bearer token not checked: cannot "
                       "fetch HMPPS Auth's signing keys: %s", err);
@@ -127,7 +133,7 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
     }
     if (!claims) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token refused: %s", err);
-        return nsso_bearer_challenge(r, "invalid_token", describe(err));
+        return nsso_bearer_challenge(r, "invalid_token", describe(res));
     }
     s = nsso_session_from_claims(r->pool, claims, token, NULL, apr_time_sec(apr_time_now()));
     if (!s) {

@@ -365,22 +365,22 @@ static const char *set_client_id(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-static const char *resolve(cmd_parms *cmd, const char *arg, const char **out)
+/* The secret arg names, or NULL with *err naming the directive. */
+static const char *resolve(cmd_parms *cmd, const char *arg, const char **err)
 {
-    const char *err = NULL;
-    const char *v = nsso_resolve_secret(cmd->pool, arg, &err);
+    const char *why = NULL;
+    const char *v = nsso_resolve_secret(cmd->pool, arg, &why);
 
     if (!v)
-        return fail(cmd, err ? err : "empty value");
-    *out = v;
-    return NULL;
+        *err = fail(cmd, why ? why : "empty value");
+    return v;
 }
 
 static const char *set_client_secret(cmd_parms *cmd, void *d, const char *arg)
 {
-    const char *v = NULL, *err = resolve(cmd, arg, &v);
+    const char *err = NULL, *v = resolve(cmd, arg, &err);
 
-    if (err)
+    if (!v)
         return err;
     if (has_ctl(v))
         return fail(cmd, "the client secret contains spaces or control characters");
@@ -414,8 +414,8 @@ static const char *set_passphrase(cmd_parms *cmd, void *d, const char *a1, const
     int i;
 
     for (i = 0; i < 2 && args[i]; i++) {
-        const char *v = NULL, *err = resolve(cmd, args[i], &v);
-        if (err)
+        const char *err = NULL, *v = resolve(cmd, args[i], &err);
+        if (!v)
             return err;
         if (strlen(v) < MIN_PASSPHRASE_LEN)
             return fail(cmd, apr_psprintf(cmd->pool,
@@ -887,17 +887,22 @@ static server_rec *node_server(const ap_directive_t *n, server_rec *main_s)
     return main_s;
 }
 
-static void mark_authtype_users(const ap_directive_t *n, server_rec *main_s,
-                                apr_hash_t *users)
+static const char *server_key(apr_pool_t *p, const server_rec *s)
+{
+    return apr_psprintf(p, "%pp", (const void *)s);
+}
+
+static void mark_authtype_users(apr_pool_t *ptemp, const ap_directive_t *n,
+                                server_rec *main_s, apr_hash_t *users)
 {
     for (; n; n = n->next) {
         if (!strcasecmp(n->directive, "AuthType") && n->args
             && !strcasecmp(n->args, NSSO_AUTH_TYPE)) {
             server_rec *s = node_server(n, main_s);
-            apr_hash_set(users, &s, sizeof(s), n);
+            apr_hash_set(users, server_key(ptemp, s), APR_HASH_KEY_STRING, n);
         }
         if (n->first_child)
-            mark_authtype_users(n->first_child, main_s, users);
+            mark_authtype_users(ptemp, n->first_child, main_s, users);
     }
 }
 
@@ -928,10 +933,11 @@ int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     server_rec *s;
     int rc = OK;
 
-    mark_authtype_users(ap_conftree, main_s, users);
+    mark_authtype_users(ptemp, ap_conftree, main_s, users);
     for (s = main_s; s; s = s->next) {
         const nsso_srv_conf *c = nsso_srv(s);
-        const ap_directive_t *use = apr_hash_get(users, &s, sizeof(s));
+        const ap_directive_t *use = apr_hash_get(users, server_key(ptemp, s),
+                                                 APR_HASH_KEY_STRING);
         const char *missing;
 
         if (!use && !c->any_set)

@@ -13,7 +13,7 @@
 #include "jwt.h"
 #include "store.h"
 
-#define NSSO_UNSET -1
+#define NSSO_UNSET (-1)
 
 typedef struct {
     /* where the directive values came from, to name them in errors */

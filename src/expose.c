@@ -2,7 +2,9 @@
  *
  * Environment (CGI, PHP, SSI, mod_rewrite, `Require expr`, logs):
  * NOMIS_SSO_USER, _NAME, _AUTH_SOURCE, _ROLES (comma-separated, without
- * ROLE_), _CASELOAD, _USER_ID, _EXPIRES, and _ACCESS_TOKEN only with
+ * ROLE_), _CASELOAD, _USER_ID, _EXPIRES, _CLIENT_CREDENTIALS ("1" for a
+ * service's own token, REMOTE_USER then being its client_id), and
+ * _ACCESS_TOKEN only with
  * NomisSSOPassAccessToken On. Request headers (mod_proxy backends):
  * X-Nomis-User, -Name, -Auth-Source, -Roles, -Caseload, -User-Id,
  * -Expires, and `Authorization: Bearer` with NomisSSOPassAccessToken On.
@@ -25,7 +27,8 @@ typedef struct {
     const char *header;
 } field_name;
 
-enum { F_USER, F_NAME, F_SOURCE, F_ROLES, F_CASELOAD, F_USER_ID, F_EXPIRES, F_COUNT };
+enum { F_USER, F_NAME, F_SOURCE, F_ROLES, F_CASELOAD, F_USER_ID, F_EXPIRES,
+       F_CLIENT, F_COUNT };
 
 static const field_name fields[F_COUNT] = {
     { "NOMIS_SSO_USER", "X-Nomis-User" },
@@ -35,6 +38,7 @@ static const field_name fields[F_COUNT] = {
     { "NOMIS_SSO_CASELOAD", "X-Nomis-Caseload" },
     { "NOMIS_SSO_USER_ID", "X-Nomis-User-Id" },
     { "NOMIS_SSO_EXPIRES", "X-Nomis-Expires" },
+    { "NOMIS_SSO_CLIENT_CREDENTIALS", "X-Nomis-Client-Credentials" },
 };
 
 static int strip_one(void *rv, const char *key, const char *value)
@@ -140,6 +144,7 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
     set_field(r, pass, F_CASELOAD, s->caseload);
     set_field(r, pass, F_USER_ID, s->user_id);
     set_field(r, pass, F_EXPIRES, apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires));
+    set_field(r, pass, F_CLIENT, s->client_credentials ? "1" : NULL);
     if (d->pass_token != 1)
         return;
     if (pass & NSSO_PASS_ENV)

@@ -349,7 +349,7 @@ static nsso_claims_t *verify_token(request_rec *r, const nsso_srv_conf *c,
 {
     const char *err = NULL;
     int fetch_failed = 0;
-    nsso_claims_t *claims = nsso_token_verify(r, c, token, &fetch_failed, &err);
+    nsso_claims_t *claims = nsso_token_verify(r, c, token, &fetch_failed, NULL, &err);
 
     if (claims)
         return claims;

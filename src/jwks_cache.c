@@ -261,8 +261,8 @@ nsso_jwt_result_t nsso_jwks_cache_verify(nsso_jwks_cache *cache, apr_pool_t *p,
                                          const char **err)
 {
     apr_time_t now = cache_clock(policy);
-    const char *kid = NULL, *dummy_err;
-    apr_status_t dummy_st;
+    const char *kid = NULL, *dummy_err = NULL;
+    apr_status_t dummy_st = APR_SUCCESS;
     jwks_gen *g, *g2;
     nsso_jwt_result_t r;
 

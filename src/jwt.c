@@ -579,7 +579,7 @@ nsso_jwt_result_t nsso_jwt_verify(apr_pool_t *p, const char *compact,
                                   nsso_claims_t **claims, const char **kid,
                                   const char **err)
 {
-    const char *alg = NULL, *hkid = NULL, *dummy_kid, *dummy_err;
+    const char *alg = NULL, *hkid = NULL, *dummy_kid = NULL, *dummy_err = NULL;
     const jwks_key *key = NULL;
     json_t *hdr = NULL;
     apr_size_t len, hlen = 0;

@@ -19,12 +19,12 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
-#define LAST_ACCESS_GRANULARITY 30   /* seconds between idle-time write-backs */
+#define LAST_ACCESS_GRANULARITY 30   /* most seconds between idle-time write-backs */
 #define REFRESH_WAIT_STEP apr_time_from_msec(50)
 
 nsso_claims_t *nsso_token_verify(request_rec *r, const nsso_srv_conf *c,
                                  const char *token, int *fetch_failed,
-                                 const char **err)
+                                 nsso_jwt_result_t *result, const char **err)
 {
     nsso_jwt_policy_t pol;
     nsso_claims_t *claims = NULL;
@@ -38,6 +38,8 @@ nsso_claims_t *nsso_token_verify(request_rec *r, const nsso_srv_conf *c,
     pol.now = apr_time_sec(apr_time_now());
     res = nsso_jwks_cache_verify(c->jwks, r->pool, token, &pol, &claims, &fetch_rv, &why);
     *fetch_failed = fetch_rv != APR_SUCCESS;
+    if (result)
+        *result = res;
     if (res == NSSO_JWT_OK)
         return claims;
     *err = apr_psprintf(r->pool, "%s: %s", nsso_jwt_result_str(res), why ? why : "");
@@ -54,10 +56,28 @@ static apr_int64_t store_expiry(const nsso_srv_conf *c, const nsso_session_t *s)
     return idle_end < max_end ? idle_end : max_end;
 }
 
-apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
-                               const char *id, const nsso_session_t *s)
+/* At most one warning a minute per process (a lost update only repeats it). */
+static void warn_eviction(request_rec *r)
+{
+    static apr_time_t last;
+    apr_time_t now = apr_time_now();
+
+    if (now - last < apr_time_from_sec(60))
+        return;
+    last = now;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "session store full: a live session was evicted to make room; "
+                  "raise NomisSSOSessionCacheEntries");
+}
+
+/* Write s under id: a new session (replace = 0), or a write-back over the
+ * stored one that must not bring back a session deleted meanwhile. */
+static apr_status_t session_write(request_rec *r, const nsso_srv_conf *c,
+                                  const char *id, const nsso_session_t *s, int replace)
 {
     nsso_store *store = nsso_runtime_store();
+    const char *key = nsso_session_key(r->pool, id);
+    apr_time_t expiry = apr_time_from_sec(store_expiry(c, s));
     char *json;
     apr_size_t len;
     int evicted = 0;
@@ -65,8 +85,10 @@ apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
 
     if ((rv = nsso_session_serialize(r->pool, s, &json, &len)) != APR_SUCCESS)
         return rv;
-    rv = nsso_store_set(store, nsso_session_key(r->pool, id), json, len,
-                        apr_time_from_sec(store_expiry(c, s)), &evicted);
+    rv = replace ? nsso_store_replace(store, key, json, len, expiry)
+                 : nsso_store_set(store, key, json, len, expiry, &evicted);
+    if (rv == APR_NOTFOUND)
+        return rv; /* ended meanwhile (signed out, expired): stays ended */
     if (rv == APR_ENOSPC)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "session for %s is %" APR_SIZE_T_FMT " bytes, more than a "
@@ -77,10 +99,14 @@ apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
         apr_table_setn(r->notes, NSSO_STORE_DOWN_NOTE, "1");
     }
     else if (evicted)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "session store full: a live session was evicted to make room; "
-                      "raise NomisSSOSessionCacheEntries");
+        warn_eviction(r);
     return rv;
+}
+
+apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
+                               const char *id, const nsso_session_t *s)
+{
+    return session_write(r, c, id, s, 0);
 }
 
 void nsso_session_delete(request_rec *r, const char *id)
@@ -147,7 +173,7 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refresh for %s failed: %s", s->user, err);
         return REFRESH_FAILED;
     }
-    claims = nsso_token_verify(r, c, tok.access_token, &fetch_failed, &err);
+    claims = nsso_token_verify(r, c, tok.access_token, &fetch_failed, NULL, &err);
     if (!claims) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refreshed token for %s refused: %s",
                       s->user, err);
@@ -193,6 +219,7 @@ static nsso_session_t *maybe_refresh(request_rec *r, const nsso_srv_conf *c,
     int window = nsso_conf_refresh_before(c);
     int expired = s->expires + nsso_conf_clock_skew(c) <= now;
     const char *lock;
+    nsso_session_t *fresh;
     refresh_result res;
 
     if (s->expires - now > window || !window || !s->refresh_token) {
@@ -207,9 +234,22 @@ static nsso_session_t *maybe_refresh(request_rec *r, const nsso_srv_conf *c,
     if (nsso_store_add(nsso_runtime_store(), lock, "1", 1,
                        apr_time_now() + apr_time_from_sec(60)) != APR_SUCCESS)
         return expired ? wait_for_refresh(r, c, id, s->expires) : s;
+    /* holding the marker: another request may have refreshed since we read */
+    fresh = session_load(r, id);
+    if (!fresh || fresh->expires != s->expires) {
+        nsso_store_del(nsso_runtime_store(), lock);
+        return fresh;
+    }
     res = refresh_tokens(r, c, s);
-    if (res == REFRESH_OK && nsso_session_save(r, c, id, s) != APR_SUCCESS)
-        res = REFRESH_FAILED;
+    if (res == REFRESH_OK) {
+        apr_status_t rv = session_write(r, c, id, s, 1);
+        if (rv == APR_NOTFOUND) { /* signed out while we were refreshing */
+            nsso_store_del(nsso_runtime_store(), lock);
+            return NULL;
+        }
+        if (rv != APR_SUCCESS)
+            res = REFRESH_FAILED;
+    }
     nsso_store_del(nsso_runtime_store(), lock);
     if (res == REFRESH_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "refreshed the access token of %s",
@@ -287,6 +327,15 @@ static int still_active(request_rec *r, const nsso_srv_conf *c, const char *id,
 
 /* ---- the current session ------------------------------------------------------- */
 
+/* How often last_access is written back: often enough that a session in use
+ * never looks idle, rarely enough to spare the store. */
+static apr_int64_t write_back_interval(const nsso_srv_conf *c)
+{
+    apr_int64_t quarter = nsso_conf_inactivity(c) / 4;
+
+    return quarter < LAST_ACCESS_GRANULARITY ? quarter : LAST_ACCESS_GRANULARITY;
+}
+
 nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
@@ -311,7 +360,7 @@ nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
     const char *name = nsso_conf_cookie_name(c);
     const char *id = nsso_cookie_get(cookies, name, NULL);
     apr_int64_t now = apr_time_sec(apr_time_now());
-    apr_int64_t seen, verified;
+    apr_int64_t seen, verified, expires;
     nsso_session_t *s;
 
     *stale = id != NULL;
@@ -334,11 +383,23 @@ nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
     }
     seen = s->last_access;
     verified = s->verified_at;
+    expires = s->expires;
     if (!(s = maybe_refresh(r, c, id, s, now)) || !still_active(r, c, id, s, now))
         return NULL;
-    if (now - seen >= LAST_ACCESS_GRANULARITY || s->verified_at != verified) {
+    if (now - seen >= write_back_interval(c) || s->verified_at != verified) {
+        if (s->expires == expires) {
+            /* our copy may be stale after the network calls: another request
+             * may have refreshed (keep its tokens) or signed out (stay out) */
+            nsso_session_t *cur = session_load(r, id);
+            if (!cur)
+                return NULL;
+            if (cur->verified_at < s->verified_at)
+                cur->verified_at = s->verified_at;
+            s = cur;
+        }
         s->last_access = now;
-        nsso_session_save(r, c, id, s);
+        if (session_write(r, c, id, s, 1) == APR_NOTFOUND)
+            return NULL;
     }
     *stale = 0;
     *id_out = id;

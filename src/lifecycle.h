@@ -12,10 +12,11 @@
 #define NSSO_STORE_DOWN_NOTE "nomis-sso-store-down"
 
 /* Verify an access token against the server's JWKS and policy. On failure
- * *err says why and *fetch_failed is set when the JWKS could not be had. */
+ * *err says why, *result (may be NULL) which check refused it, and
+ * *fetch_failed is set when the JWKS could not be had. */
 nsso_claims_t *nsso_token_verify(request_rec *r, const nsso_srv_conf *c,
                                  const char *token, int *fetch_failed,
-                                 const char **err);
+                                 nsso_jwt_result_t *result, const char **err);
 
 /* The live session named by the request's cookie, after the lifecycle
  * rules; NULL when there is none (then *stale says whether a cookie was

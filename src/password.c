@@ -62,9 +62,13 @@ static int failures(request_rec *r, const char *key)
     char *val;
     apr_size_t len;
 
+    apr_int64_t n;
+    char *end;
+
     if (nsso_store_get(nsso_runtime_store(), r->pool, key, &val, &len) != APR_SUCCESS)
         return 0;
-    return atoi(val);
+    n = apr_strtoi64(val, &end, 10);
+    return *end || n < 0 || n > 1000000 ? 0 : (int)n;
 }
 
 static void count_failure(request_rec *r, const char *key)

@@ -42,6 +42,10 @@ typedef struct {
      * APR_EEXIST otherwise. For single-use markers and locks. */
     apr_status_t (*add)(nsso_store *s, const char *key, const void *val,
                         apr_size_t len, apr_time_t expiry);
+    /* Overwrite only a live entry (APR_NOTFOUND otherwise), so a write-back
+     * never brings back what was deleted meanwhile (sign-out). */
+    apr_status_t (*replace)(nsso_store *s, const char *key, const void *val,
+                            apr_size_t len, apr_time_t expiry);
     apr_status_t (*del)(nsso_store *s, const char *key);
     apr_status_t (*stats)(nsso_store *s, nsso_store_stats_t *out);
 } nsso_store_ops;
@@ -63,6 +67,10 @@ static inline apr_status_t nsso_store_add(nsso_store *s, const char *key,
                                           const void *val, apr_size_t len,
                                           apr_time_t expiry)
 { return s->ops->add(s, key, val, len, expiry); }
+static inline apr_status_t nsso_store_replace(nsso_store *s, const char *key,
+                                              const void *val, apr_size_t len,
+                                              apr_time_t expiry)
+{ return s->ops->replace(s, key, val, len, expiry); }
 static inline apr_status_t nsso_store_del(nsso_store *s, const char *key)
 { return s->ops->del(s, key); }
 static inline apr_status_t nsso_store_stats(nsso_store *s, nsso_store_stats_t *out)

@@ -595,12 +595,15 @@ static apr_status_t locked_get(shm_store *st, const char *key, apr_size_t klen,
     return APR_SUCCESS;
 }
 
+typedef enum { WRITE_ANY, WRITE_NEW, WRITE_EXISTING } write_mode;
+
 /* A set whose expiry has already passed stores nothing and forgets any
- * previous value under the key (it still counts as a set). With only_new,
- * a live entry under the key is left alone and APR_EEXIST returned. */
+ * previous value under the key (it still counts as a set). WRITE_NEW
+ * leaves a live entry alone (APR_EEXIST); WRITE_EXISTING writes only over
+ * a live entry (APR_NOTFOUND otherwise). */
 static apr_status_t locked_set(shm_store *st, const char *key, apr_size_t klen,
                                const void *val, apr_size_t len, apr_time_t expiry,
-                               int only_new, int *evicted_live)
+                               write_mode mode, int *evicted_live)
 {
     shm_hdr *h = hdr(st);
     apr_time_t now = apr_time_now();
@@ -617,8 +620,10 @@ static apr_status_t locked_set(shm_store *st, const char *key, apr_size_t klen,
     h->sets++;
     hash = key_hash(st, key, klen);
     rv = lookup(st, key, klen, hash, now, &i);
-    if (rv == APR_SUCCESS && only_new)
+    if (rv == APR_SUCCESS && mode == WRITE_NEW)
         return APR_EEXIST;
+    if (rv == APR_NOTFOUND && mode == WRITE_EXISTING)
+        return APR_NOTFOUND;
     if (rv == APR_SUCCESS) {
         if (expiry <= now)
             return entry_drop(st, i);
@@ -768,7 +773,7 @@ static apr_status_t shm_get(nsso_store *s, apr_pool_t *p, const char *key,
     char *buf;
     apr_status_t rv;
 
-    if (p == NULL || val == NULL || (rv = key_check(key, &klen)) != APR_SUCCESS)
+    if (p == NULL || val == NULL || key_check(key, &klen) != APR_SUCCESS)
         return APR_EINVAL;
     /* Allocated before locking: no allocator call inside the critical
      * section; costs at most slot_size bytes of the caller's pool. */
@@ -785,7 +790,7 @@ static apr_status_t shm_get(nsso_store *s, apr_pool_t *p, const char *key,
 }
 
 static apr_status_t shm_write(nsso_store *s, const char *key, const void *val,
-                              apr_size_t len, apr_time_t expiry, int only_new,
+                              apr_size_t len, apr_time_t expiry, write_mode mode,
                               int *evicted_live)
 {
     shm_store *st = s->impl;
@@ -795,11 +800,11 @@ static apr_status_t shm_write(nsso_store *s, const char *key, const void *val,
 
     if (evicted_live != NULL)
         *evicted_live = 0;
-    if ((val == NULL && len > 0) || (rv = key_check(key, &klen)) != APR_SUCCESS)
+    if ((val == NULL && len > 0) || key_check(key, &klen) != APR_SUCCESS)
         return APR_EINVAL;
     if ((rv = store_lock(st)) != APR_SUCCESS)
         return rv;
-    rv = store_finish(st, locked_set(st, key, klen, val, len, expiry, only_new, &evicted));
+    rv = store_finish(st, locked_set(st, key, klen, val, len, expiry, mode, &evicted));
     if (evicted_live != NULL)
         *evicted_live = evicted;
     return rv;
@@ -808,13 +813,19 @@ static apr_status_t shm_write(nsso_store *s, const char *key, const void *val,
 static apr_status_t shm_set(nsso_store *s, const char *key, const void *val,
                             apr_size_t len, apr_time_t expiry, int *evicted_live)
 {
-    return shm_write(s, key, val, len, expiry, 0, evicted_live);
+    return shm_write(s, key, val, len, expiry, WRITE_ANY, evicted_live);
 }
 
 static apr_status_t shm_add(nsso_store *s, const char *key, const void *val,
                             apr_size_t len, apr_time_t expiry)
 {
-    return shm_write(s, key, val, len, expiry, 1, NULL);
+    return shm_write(s, key, val, len, expiry, WRITE_NEW, NULL);
+}
+
+static apr_status_t shm_replace(nsso_store *s, const char *key, const void *val,
+                                apr_size_t len, apr_time_t expiry)
+{
+    return shm_write(s, key, val, len, expiry, WRITE_EXISTING, NULL);
 }
 
 static apr_status_t shm_del(nsso_store *s, const char *key)
@@ -843,7 +854,7 @@ static apr_status_t shm_stats(nsso_store *s, nsso_store_stats_t *out)
 }
 
 static const nsso_store_ops shm_ops = {
-    "shm", shm_get, shm_set, shm_add, shm_del, shm_stats
+    "shm", shm_get, shm_set, shm_add, shm_replace, shm_del, shm_stats
 };
 
 /* ---- public entry points -------------------------------------------------------- */

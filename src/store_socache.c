@@ -178,8 +178,10 @@ static apr_status_t sc_set(nsso_store *s, const char *key, const void *val,
     return rv;
 }
 
-static apr_status_t sc_add(nsso_store *s, const char *key, const void *val,
-                           apr_size_t len, apr_time_t expiry)
+/* Write only when absent (only_new) or only when present: a read then a
+ * write, atomic on this host under the mutex. */
+static apr_status_t conditional_put(nsso_store *s, const char *key, const void *val,
+                                    apr_size_t len, apr_time_t expiry, int only_new)
 {
     const socache_store *st = s->impl;
     apr_pool_t *p;
@@ -193,13 +195,25 @@ static apr_status_t sc_add(nsso_store *s, const char *key, const void *val,
     if ((rv = lock(st, 1)) == APR_SUCCESS) {
         rv = raw_get(st, p, engine_key(p, st, key), &sealed);
         if (rv == APR_SUCCESS)
-            rv = APR_EEXIST;
+            rv = only_new ? APR_EEXIST : put(st, p, key, val, len, expiry);
         else if (rv == APR_NOTFOUND)
-            rv = put(st, p, key, val, len, expiry);
+            rv = only_new ? put(st, p, key, val, len, expiry) : APR_NOTFOUND;
         unlock(st, 1);
     }
     apr_pool_destroy(p);
     return rv;
+}
+
+static apr_status_t sc_add(nsso_store *s, const char *key, const void *val,
+                           apr_size_t len, apr_time_t expiry)
+{
+    return conditional_put(s, key, val, len, expiry, 1);
+}
+
+static apr_status_t sc_replace(nsso_store *s, const char *key, const void *val,
+                               apr_size_t len, apr_time_t expiry)
+{
+    return conditional_put(s, key, val, len, expiry, 0);
 }
 
 static apr_status_t sc_del(nsso_store *s, const char *key)
@@ -228,7 +242,7 @@ static apr_status_t sc_stats(nsso_store *s, nsso_store_stats_t *out)
 }
 
 static const nsso_store_ops socache_ops = {
-    "socache", sc_get, sc_set, sc_add, sc_del, sc_stats
+    "socache", sc_get, sc_set, sc_add, sc_replace, sc_del, sc_stats
 };
 
 static apr_status_t destroy_instance(void *data)

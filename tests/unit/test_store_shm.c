@@ -225,6 +225,28 @@ static void test_add_only_when_absent(void **state)
     fx_free(fx);
 }
 
+/* replace writes only over a live entry: a write-back never resurrects. */
+static void test_replace_only_when_present(void **state)
+{
+    fx_t *fx = fx_new(16, 256);
+    apr_time_t later = apr_time_now() + apr_time_from_sec(60);
+
+    (void)state;
+    assert_int_equal(nsso_store_replace(fx->s, "gone", "a", 1, later), APR_NOTFOUND);
+    expect_absent(fx, "gone");
+    put(fx, "here", "old");
+    assert_int_equal(nsso_store_replace(fx->s, "here", "new", 3, later), APR_SUCCESS);
+    expect_val(fx, "here", "new");
+    assert_int_equal(nsso_store_del(fx->s, "here"), APR_SUCCESS);
+    assert_int_equal(nsso_store_replace(fx->s, "here", "again", 5, later), APR_NOTFOUND);
+    expect_absent(fx, "here");
+    /* an expired entry counts as gone */
+    assert_int_equal(nsso_store_set(fx->s, "old", "x", 1, apr_time_now() - 1, NULL), APR_SUCCESS);
+    assert_int_equal(nsso_store_replace(fx->s, "old", "y", 1, later), APR_NOTFOUND);
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
 static void test_not_found(void **state)
 {
     fx_t *fx = fx_new(16, 64);
@@ -962,6 +984,7 @@ int main(void)
         cmocka_unit_test(test_attach_args),
         cmocka_unit_test(test_set_get_replace_delete),
         cmocka_unit_test(test_add_only_when_absent),
+        cmocka_unit_test(test_replace_only_when_present),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_key_rules),
         cmocka_unit_test(test_values),
