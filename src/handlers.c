@@ -319,11 +319,20 @@ int nsso_note_auth_failure(request_rec *r, const char *auth_type)
 
 /* Single use: the first callback with a state records it until the state
  * would have expired anyway; any later one is refused. */
-static int state_spend(request_rec *r, const nsso_srv_conf *c, const nsso_state_t *st)
+static apr_status_t state_spend(request_rec *r, const nsso_srv_conf *c,
+                                const nsso_state_t *st)
 {
-    return nsso_store_add(nsso_runtime_store(), apr_pstrcat(r->pool, "u:", st->state, NULL),
-                          "1", 1, st->created
-                          + apr_time_from_sec(nsso_conf_state_timeout(c) + 60)) == APR_SUCCESS;
+    apr_status_t rv = nsso_store_add(nsso_runtime_store(),
+                                     apr_pstrcat(r->pool, "u:", st->state, NULL), "1", 1,
+                                     st->created
+                                     + apr_time_from_sec(nsso_conf_state_timeout(c) + 60));
+
+    if (rv != APR_SUCCESS && rv != APR_EEXIST) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot record the sign-in state as "
+                      "used (session store unreachable?)");
+        apr_table_setn(r->notes, NSSO_STORE_DOWN_NOTE, "1");
+    }
+    return rv;
 }
 
 static int token_failure_page(request_rec *r, nsso_oauth_result_t res,
@@ -442,7 +451,7 @@ const nsso_state_t *nsso_signin_state(request_rec *r, const nsso_srv_conf *c,
 int nsso_signin_spend(request_rec *r, const nsso_srv_conf *c, const nsso_state_t *st)
 {
     nsso_clear_cookie(r, c, nsso_state_cookie_name(r->pool, c, st->state));
-    return state_spend(r, c, st);
+    return state_spend(r, c, st) == APR_SUCCESS;
 }
 
 /* The callback's state, checked and spent; NULL (page sent, *rc set). */
@@ -459,8 +468,14 @@ static const nsso_state_t *callback_state(request_rec *r, const nsso_srv_conf *c
         *rc = bad_state(r, why);
         return NULL;
     }
-    if (!state_spend(r, c, st)) {
+    switch (state_spend(r, c, st)) {
+    case APR_SUCCESS:
+        break;
+    case APR_EEXIST:
         *rc = bad_state(r, "state replayed");
+        return NULL;
+    default:
+        *rc = store_down_page(r);
         return NULL;
     }
     return st;

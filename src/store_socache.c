@@ -93,6 +93,22 @@ static apr_status_t unseal(apr_pool_t *p, const socache_store *st, const char *k
     return rv;
 }
 
+/* An engine restart leaves each worker's pooled connection broken: the
+ * first call fails and the provider reconnects. So a failed call (not a
+ * miss) is tried once more before the engine is reported unreachable. The
+ * providers answer "not found" while they consider an engine dead, so a
+ * miss on the second try keeps the first error. */
+#define ONCE_MORE(rv, call) \
+    do { \
+        (rv) = (call); \
+        if ((rv) != APR_SUCCESS && (rv) != APR_NOTFOUND) { \
+            apr_status_t first_ = (rv); \
+            (rv) = (call); \
+            if ((rv) == APR_NOTFOUND) \
+                (rv) = first_; \
+        } \
+    } while (0)
+
 static apr_status_t raw_get(const socache_store *st, apr_pool_t *p, const char *ekey,
                             char **sealed)
 {
@@ -100,8 +116,9 @@ static apr_status_t raw_get(const socache_store *st, apr_pool_t *p, const char *
     unsigned char *buf = apr_palloc(p, cap + 1);
     apr_status_t rv;
 
-    rv = st->provider->retrieve(st->instance, st->s, (const unsigned char *)ekey,
-                                (unsigned int)strlen(ekey), buf, &n, p);
+    ONCE_MORE(rv, (n = cap, st->provider->retrieve(st->instance, st->s,
+                                                   (const unsigned char *)ekey,
+                                                   (unsigned int)strlen(ekey), buf, &n, p)));
     if (rv != APR_SUCCESS)
         return rv;
     if (n > cap)
@@ -142,9 +159,11 @@ static apr_status_t put(const socache_store *st, apr_pool_t *p, const char *key,
         return APR_ENOSPC;
     if ((rv = seal(p, st, key, val, len, &sealed)) != APR_SUCCESS)
         return rv;
-    return st->provider->store(st->instance, st->s, (const unsigned char *)ekey,
-                               (unsigned int)strlen(ekey), expiry,
-                               (unsigned char *)sealed, (unsigned int)strlen(sealed), p);
+    ONCE_MORE(rv, st->provider->store(st->instance, st->s, (const unsigned char *)ekey,
+                                      (unsigned int)strlen(ekey), expiry,
+                                      (unsigned char *)sealed, (unsigned int)strlen(sealed),
+                                      p));
+    return rv;
 }
 
 static apr_status_t with_pool(apr_pool_t **p)
@@ -227,8 +246,9 @@ static apr_status_t sc_del(nsso_store *s, const char *key)
     if ((rv = with_pool(&p)) != APR_SUCCESS)
         return rv;
     if ((rv = lock(st, st->always_lock)) == APR_SUCCESS) {
-        rv = st->provider->remove(st->instance, st->s,
-                                  (const unsigned char *)engine_key(p, st, key), KEY_LEN, p);
+        const char *ekey = engine_key(p, st, key);
+        ONCE_MORE(rv, st->provider->remove(st->instance, st->s,
+                                           (const unsigned char *)ekey, KEY_LEN, p));
         unlock(st, st->always_lock);
     }
     apr_pool_destroy(p);

@@ -398,6 +398,10 @@ class Httpd:
         self.mpm = mpm
         self.generation = 1
         self.env = dict(os.environ)
+        # a sanitizer build of the module needs its runtime preloaded into
+        # httpd (and only httpd): tools/sanitize sets NSSO_HTTPD_PRELOAD
+        if os.environ.get("NSSO_HTTPD_PRELOAD"):
+            self.env["LD_PRELOAD"] = os.environ["NSSO_HTTPD_PRELOAD"]
         self.env.update(env or {})
         self.proc = None
         self.conf_path = os.path.join(self.dir, "httpd.conf")

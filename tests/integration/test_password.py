@@ -1,0 +1,110 @@
+"""The password-grant fallback (NomisSSOGrantType password): the module's own
+sign-in form, bound to the sign-in state, https-only unless allowed, and
+rate-limited; after sign-in the session is like an SSO one."""
+
+import re
+
+import pytest
+import requests
+
+import harness as H
+
+FORM = "/nomis-sso/sign-in"
+STATE_FIELD = re.compile(r'name="state" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def pw_httpd(devauth_server):
+    conf = H.nsso_directives(devauth_server.auth_url,
+                             extra="NomisSSOGrantType password\nNomisSSOPasswordAllowHTTP On")
+    h = H.Httpd(devauth_server.auth_url, nsso_conf=conf)
+    h.start()
+    yield h
+    h.cleanup()
+
+
+def _form(h, path="/protected/env?x=1"):
+    s = requests.Session()
+    r = s.get(h.url(path), headers={"Accept": "text/html"}, timeout=10)
+    assert r.status_code == 200 and r.url.startswith(h.url(FORM)), h.explain(r)
+    m = STATE_FIELD.search(r.text)
+    assert m, r.text
+    return s, m.group(1), r
+
+
+def _post(h, s, state, username, password):
+    return s.post(h.url(FORM), data={"state": state, "username": username,
+                                     "password": password},
+                  allow_redirects=False, timeout=15)
+
+
+def test_form_is_served_instead_of_hmpps_auth(pw_httpd, devauth):
+    s, state, r = _form(pw_httpd)
+    assert 'type="password"' in r.text and 'autocomplete="off"' in r.text
+    assert r.headers.get("Cache-Control") == "no-store"
+    assert r.headers.get("X-Frame-Options") == "DENY"
+    assert "devauth" not in r.text
+
+
+def test_sign_in_lands_on_original_page(pw_httpd, devauth):
+    before = devauth.stats()["grants"].get("password", 0)
+    s, state, _ = _form(pw_httpd, "/protected/env?prison=LEI")
+    r = _post(pw_httpd, s, state, "alloc_spo", H.PASSWORD)
+    assert r.status_code == 302 and r.headers["Location"] == "/protected/env?prison=LEI", \
+        pw_httpd.explain(r)
+    page = s.get(pw_httpd.url(r.headers["Location"]), timeout=10)
+    assert "REMOTE_USER=ALLOC_SPO" in page.text and "NOMIS_SSO_ROLES=ALLOC_MGR" in page.text
+    assert devauth.stats()["grants"].get("password", 0) == before + 1
+    # the state is spent: the same form cannot sign in again
+    r = _post(pw_httpd, s, state, "alloc_spo", H.PASSWORD)
+    assert r.status_code == 400, pw_httpd.explain(r)
+
+
+def test_wrong_password_shows_form_again_and_logs_no_password(pw_httpd, devauth):
+    mark = pw_httpd.log_mark()
+    s, state, _ = _form(pw_httpd)
+    r = _post(pw_httpd, s, state, "ALLOC_POM", "not-the-password-xyz")
+    assert r.status_code == 200 and "Wrong username or password" in r.text, pw_httpd.explain(r)
+    assert "ALLOC_POM" in r.text  # username kept
+    assert "not-the-password-xyz" not in r.text
+    r = _post(pw_httpd, s, state, "ALLOC_POM", H.PASSWORD)  # same state still usable
+    assert r.status_code == 302, pw_httpd.explain(r)
+    log = pw_httpd.log_since(mark)
+    assert "not-the-password-xyz" not in log and H.PASSWORD not in log
+
+
+def test_form_post_needs_the_state_and_its_cookie(pw_httpd, devauth):
+    s, state, _ = _form(pw_httpd)
+    assert _post(pw_httpd, s, "", "ALLOC_SPO", H.PASSWORD).status_code == 400
+    assert _post(pw_httpd, s, "A" * 22, "ALLOC_SPO", H.PASSWORD).status_code == 400
+    other = requests.Session()  # CSRF: right state, but not this browser's cookie
+    assert _post(pw_httpd, other, state, "ALLOC_SPO", H.PASSWORD).status_code == 400
+    r = requests.get(pw_httpd.url(FORM), timeout=10)  # no sign-in started
+    assert r.status_code == 400
+
+
+def test_failed_attempts_are_rate_limited(pw_httpd, devauth):
+    s, state, _ = _form(pw_httpd)
+    codes = [_post(pw_httpd, s, state, "DELIUS_SPO", "wrong%d" % i).status_code
+             for i in range(6)]
+    assert codes[:5] == [200] * 5 and codes[5] == 429, codes
+    r = _post(pw_httpd, s, state, "DELIUS_SPO", H.PASSWORD)
+    assert r.status_code == 429 and r.headers.get("Retry-After"), pw_httpd.explain(r)
+    # other users are not locked out by it
+    s2, state2, _ = _form(pw_httpd)
+    assert _post(pw_httpd, s2, state2, "NO_ROLES_USER", H.PASSWORD).status_code == 302
+
+
+def test_plain_http_refused_unless_allowed(devauth, httpd_factory):
+    conf = H.nsso_directives(devauth.auth_url, extra="NomisSSOGrantType password")
+    h = httpd_factory(nsso_conf=conf)
+    r = requests.get(h.url("/protected/env"), headers={"Accept": "text/html"}, timeout=10)
+    assert r.status_code == 403 and "secure connection" in r.text, h.explain(r)
+    assert "NomisSSOGrantType password" in h.log_since(0)  # the start-up warning
+
+
+def test_configtest_rejects_unknown_grant(devauth, httpd_factory):
+    conf = H.nsso_directives(devauth.auth_url, extra="NomisSSOGrantType implicit")
+    h = httpd_factory(start=False, nsso_conf=conf)
+    code, out = h.config_test()
+    assert code != 0 and "NomisSSOGrantType" in out, out
