@@ -11,15 +11,27 @@
 
 #define SESSION_VERSION 1
 
+#define MAX_USER_LEN 256
+
+/* A name fit to be REMOTE_USER: no control characters (a CR/LF would split
+ * a header a downstream RequestHeader builds from it), bounded length. */
+static int user_ok(const char *u)
+{
+    apr_size_t n = 0;
+
+    for (; u[n]; n++)
+        if (apr_iscntrl(u[n]) || n >= MAX_USER_LEN)
+            return 0;
+    return n > 0;
+}
+
 static const char *claim_user(const nsso_claims_t *c)
 {
-    if (c->user_name && *c->user_name)
-        return c->user_name;
-    if (c->client_id && *c->client_id)
-        return c->client_id;
-    if (c->sub && *c->sub)
-        return c->sub;
-    return NULL;
+    const char *u = c->user_name && *c->user_name ? c->user_name
+                  : c->client_id && *c->client_id ? c->client_id
+                  : c->sub;
+
+    return u && user_ok(u) ? u : NULL;
 }
 
 static apr_array_header_t *copy_strings(apr_pool_t *p, const apr_array_header_t *a)

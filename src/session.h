@@ -33,7 +33,8 @@ typedef struct {
 } nsso_session_t;
 
 /* A session from verified claims and the token response; NULL when the
- * claims name no user (neither user_name nor sub). A token without
+ * claims name no usable user (neither user_name nor sub, or a name with
+ * control characters or over 256 bytes). A token without
  * user_name but with client_id (client credentials) becomes a session of
  * user client_id with client_credentials set. */
 nsso_session_t *nsso_session_from_claims(apr_pool_t *p,

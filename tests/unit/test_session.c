@@ -84,6 +84,11 @@ static void test_user_falls_back_to_client_then_sub_and_none_fails(void **state)
     assert_false(s->client_credentials);
     c.sub = "";
     assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
+    /* a user name that could split a header downstream is refused */
+    c.user_name = "EVIL\r\nX-Injected: yes";
+    assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
+    c.user_name = "TAB\tUSER";
+    assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
 }
 
 static void test_round_trip(void **state)
