@@ -31,7 +31,6 @@
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
-#include <util_script.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <stdlib.h>
@@ -683,34 +682,6 @@ static const char *logout_token(request_rec *r, const nsso_srv_conf *c, const ch
     return nsso_b64url_encode(r->pool, mac, sizeof(mac));
 }
 
-/* The fields of a small urlencoded POST body (read once). */
-static apr_table_t *form_fields(request_rec *r)
-{
-    apr_table_t *t = apr_table_make(r->pool, 4);
-    apr_array_header_t *pairs = NULL;
-    int i;
-
-    if (ap_parse_form_data(r, NULL, &pairs, 16, 8192) != OK || !pairs)
-        return t;
-    for (i = 0; i < pairs->nelts; i++) {
-        ap_form_pair_t *pair = &APR_ARRAY_IDX(pairs, i, ap_form_pair_t);
-        apr_off_t len;
-        apr_size_t size;
-        char *buf;
-
-        apr_brigade_length(pair->value, 1, &len);
-        if (len < 0 || len > 4096)
-            continue;
-        size = (apr_size_t)len;
-        buf = apr_palloc(r->pool, size + 1);
-        apr_brigade_flatten(pair->value, buf, &size);
-        buf[size] = '\0';
-        if (!apr_table_get(t, pair->name))
-            apr_table_setn(t, pair->name, buf);
-    }
-    return t;
-}
-
 /* A cross-site GET must not sign anyone out: ask first. */
 static int confirm_logout(request_rec *r, const nsso_srv_conf *c, const char *id,
                           const char *requested)
@@ -745,7 +716,7 @@ static int handle_logout(request_rec *r, const nsso_srv_conf *c)
     if (id && !nsso_session_id_ok(id))
         id = NULL;
     if (r->method_number == M_POST) {
-        apr_table_t *form = form_fields(r);
+        apr_table_t *form = nsso_read_form(r);
         const char *token = apr_table_get(form, "token");
         requested = apr_table_get(form, "return");
         if (id && (!token || !nsso_ct_streq(token, logout_token(r, c, id)))) {

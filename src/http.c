@@ -170,9 +170,16 @@ static apr_status_t run(apr_pool_t *p, CURL *curl, const nsso_http_opts_t *opts,
     return rv;
 }
 
-apr_status_t nsso_http_get(apr_pool_t *p, const nsso_http_opts_t *opts,
-                           const char *url, const char *bearer,
-                           nsso_http_response_t *resp, const char **err)
+typedef struct {
+    const char *form;        /* POST body (form-urlencoded); NULL: GET */
+    const char *bearer;      /* Authorization: Bearer */
+    const char *basic_user;  /* HTTP Basic credentials */
+    const char *basic_pass;
+} request_spec;
+
+static apr_status_t request(apr_pool_t *p, const nsso_http_opts_t *opts, const char *url,
+                            const request_spec *rq, nsso_http_response_t *resp,
+                            const char **err)
 {
     CURL *curl = curl_easy_init();
     struct curl_slist *h = NULL;
@@ -183,29 +190,38 @@ apr_status_t nsso_http_get(apr_pool_t *p, const nsso_http_opts_t *opts,
         return APR_ENOMEM;
     }
     ok = !add_header(&h, "Accept: application/json")
-         && (!bearer || !add_header(&h, apr_pstrcat(p, "Authorization: Bearer ", bearer, NULL)));
-    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+         && (!rq->form || !add_header(&h, "Content-Type: application/x-www-form-urlencoded"))
+         && (!rq->bearer
+             || !add_header(&h, apr_pstrcat(p, "Authorization: Bearer ", rq->bearer, NULL)));
+    if (rq->form) {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, rq->form);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->form));
+    } else {
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    }
+    if (rq->basic_user) {
+        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(curl, CURLOPT_USERNAME, rq->basic_user);
+        curl_easy_setopt(curl, CURLOPT_PASSWORD, rq->basic_pass ? rq->basic_pass : "");
+    }
     return run(p, curl, opts, url, h, ok, resp, err);
+}
+
+apr_status_t nsso_http_get(apr_pool_t *p, const nsso_http_opts_t *opts,
+                           const char *url, const char *bearer,
+                           nsso_http_response_t *resp, const char **err)
+{
+    request_spec rq = { NULL, bearer, NULL, NULL };
+    return request(p, opts, url, &rq, resp, err);
 }
 
 apr_status_t nsso_http_post_bearer(apr_pool_t *p, const nsso_http_opts_t *opts,
                                    const char *url, const char *bearer,
                                    nsso_http_response_t *resp, const char **err)
 {
-    CURL *curl = curl_easy_init();
-    struct curl_slist *h = NULL;
-    int ok;
-
-    if (!curl) {
-        *err = "curl_easy_init failed";
-        return APR_ENOMEM;
-    }
-    ok = !add_header(&h, "Accept: application/json")
-         && !add_header(&h, apr_pstrcat(p, "Authorization: Bearer ", bearer, NULL));
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
-    return run(p, curl, opts, url, h, ok, resp, err);
+    request_spec rq = { "", bearer, NULL, NULL };
+    return request(p, opts, url, &rq, resp, err);
 }
 
 apr_status_t nsso_http_post_form(apr_pool_t *p, const nsso_http_opts_t *opts,
@@ -213,23 +229,6 @@ apr_status_t nsso_http_post_form(apr_pool_t *p, const nsso_http_opts_t *opts,
                                  const char *basic_user, const char *basic_pass,
                                  nsso_http_response_t *resp, const char **err)
 {
-    CURL *curl = curl_easy_init();
-    struct curl_slist *h = NULL;
-    int ok;
-
-    if (!curl) {
-        *err = "curl_easy_init failed";
-        return APR_ENOMEM;
-    }
-    ok = !add_header(&h, "Accept: application/json")
-         && !add_header(&h, "Content-Type: application/x-www-form-urlencoded");
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
-    if (basic_user) {
-        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(curl, CURLOPT_USERNAME, basic_user);
-        curl_easy_setopt(curl, CURLOPT_PASSWORD, basic_pass ? basic_pass : "");
-    }
-    return run(p, curl, opts, url, h, ok, resp, err);
+    request_spec rq = { form, NULL, basic_user, basic_pass };
+    return request(p, opts, url, &rq, resp, err);
 }

@@ -19,7 +19,6 @@
 
 #include <http_protocol.h>
 #include <http_request.h>
-#include <util_script.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 
@@ -121,32 +120,6 @@ static int expired_page(request_rec *r, const char *why)
                            "Please return to the service and sign in again.");
 }
 
-static apr_table_t *read_form(request_rec *r)
-{
-    apr_table_t *t = apr_table_make(r->pool, 4);
-    apr_array_header_t *pairs = NULL;
-    int i;
-
-    if (ap_parse_form_data(r, NULL, &pairs, 8, 4096) != OK || !pairs)
-        return t;
-    for (i = 0; i < pairs->nelts; i++) {
-        ap_form_pair_t *pair = &APR_ARRAY_IDX(pairs, i, ap_form_pair_t);
-        apr_off_t len;
-        apr_size_t size;
-        char *buf;
-
-        apr_brigade_length(pair->value, 1, &len);
-        if (len < 0 || len > 1024 || apr_table_get(t, pair->name))
-            continue;
-        size = (apr_size_t)len;
-        buf = apr_palloc(r->pool, size + 1);
-        apr_brigade_flatten(pair->value, buf, &size);
-        buf[size] = '\0';
-        apr_table_setn(t, pair->name, buf);
-    }
-    return t;
-}
-
 static int field_ok(const char *v, apr_size_t max)
 {
     const char *q;
@@ -162,7 +135,7 @@ static int field_ok(const char *v, apr_size_t max)
 static int sign_in(request_rec *r, const nsso_srv_conf *c,
                    const apr_array_header_t *cookies)
 {
-    apr_table_t *form = read_form(r);
+    apr_table_t *form = nsso_read_form(r);
     const char *state = apr_table_get(form, "state"), *why = NULL;
     const char *username = apr_table_get(form, "username");
     const char *password = apr_table_get(form, "password");

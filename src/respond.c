@@ -7,6 +7,7 @@
 
 #include <http_core.h>
 #include <http_protocol.h>
+#include <util_script.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <string.h>
@@ -107,3 +108,29 @@ int nsso_error_page(request_rec *r, int status, const char *title,
     return OK;
 }
 
+
+apr_table_t *nsso_read_form(request_rec *r)
+{
+    apr_table_t *t = apr_table_make(r->pool, 4);
+    apr_array_header_t *pairs = NULL;
+    int i;
+
+    if (ap_parse_form_data(r, NULL, &pairs, 16, 16 * 4096) != OK || !pairs)
+        return t;
+    for (i = 0; i < pairs->nelts; i++) {
+        ap_form_pair_t *pair = &APR_ARRAY_IDX(pairs, i, ap_form_pair_t);
+        apr_off_t len;
+        apr_size_t size;
+        char *buf;
+
+        apr_brigade_length(pair->value, 1, &len);
+        if (len < 0 || len > 4096 || apr_table_get(t, pair->name))
+            continue;
+        size = (apr_size_t)len;
+        buf = apr_palloc(r->pool, size + 1);
+        apr_brigade_flatten(pair->value, buf, &size);
+        buf[size] = '\0';
+        apr_table_setn(t, pair->name, buf);
+    }
+    return t;
+}

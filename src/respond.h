@@ -21,4 +21,9 @@ void nsso_no_store(request_rec *r);
 /* A short HTML page with this status, sent now; returns OK for a handler. */
 int nsso_error_page(request_rec *r, int status, const char *title, const char *message);
 
+/* The fields of a small application/x-www-form-urlencoded POST body (read
+ * once): at most 16 fields, values over 4 KB and repeated names dropped
+ * (the first counts). Empty when the body is not such a form. */
+apr_table_t *nsso_read_form(request_rec *r);
+
 #endif
