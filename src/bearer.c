@@ -17,9 +17,14 @@
 
 #define BEARER_KEY_PREFIX "b:"
 
+/* RFC 6750 token68: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" then "=" */
 static int token68_char(char ch)
 {
-    return apr_isalnum(ch) || strchr("-._~+/=", ch);
+    unsigned char c = (unsigned char)ch;
+
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+           || c == '=';
 }
 
 const char *nsso_bearer_token(request_rec *r, int *malformed)

@@ -336,6 +336,39 @@ static apr_int64_t write_back_interval(const nsso_srv_conf *c)
     return quarter < LAST_ACCESS_GRANULARITY ? quarter : LAST_ACCESS_GRANULARITY;
 }
 
+/* The session read by the early look, handed once to nsso_session_current
+ * so a request parses its session record once, not twice. */
+#define PEEK_KEY "mod_nomis_sso:peek"
+
+typedef struct {
+    const char *id;
+    nsso_session_t *s;
+} peeked;
+
+static void peek_keep(request_rec *r, const char *id, nsso_session_t *s)
+{
+    peeked *pk = apr_palloc(r->pool, sizeof(*pk));
+
+    pk->id = id;
+    pk->s = s;
+    apr_pool_userdata_setn(pk, PEEK_KEY, NULL, r->pool);
+}
+
+/* The early look's session for id (once), else the store's. */
+static nsso_session_t *session_first_load(request_rec *r, const char *id)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, PEEK_KEY, r->pool);
+    if (v) {
+        peeked *pk = v;
+        apr_pool_userdata_setn(NULL, PEEK_KEY, NULL, r->pool);
+        if (pk->s && !strcmp(pk->id, id))
+            return pk->s;
+    }
+    return session_load(r, id);
+}
+
 nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
@@ -346,6 +379,7 @@ nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
 
     if (!id || !nsso_session_id_ok(id) || !(s = session_load(r, id)))
         return NULL;
+    peek_keep(r, id, s);
     if (now - s->last_access >= nsso_conf_inactivity(c)
         || now - s->created >= nsso_conf_max_duration(c)
         || (s->expires + nsso_conf_clock_skew(c) <= now && !s->refresh_token))
@@ -370,7 +404,7 @@ nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "malformed %s cookie ignored", name);
         return NULL;
     }
-    if (!(s = session_load(r, id)))
+    if (!(s = session_first_load(r, id)))
         return NULL;
     if (now - s->last_access >= nsso_conf_inactivity(c)
         || now - s->created >= nsso_conf_max_duration(c)) {

@@ -1,15 +1,15 @@
 /* session.c - nsso_session_t: built from verified token claims, stored as
- * compact JSON. The JSON is what the session store holds, so parsing is
- * strict: anything unexpected fails rather than yielding a half session. */
+ * a compact binary record. The record is what the session store holds, so
+ * parsing is strict: anything unexpected fails rather than yielding a half
+ * session. */
 #include "session.h"
 #include "util.h"
 
 #include <apr_strings.h>
 #include <apr_lib.h>
-#include <jansson.h>
 #include <string.h>
 
-#define SESSION_VERSION 1
+#define SESSION_VERSION 2
 
 #define MAX_USER_LEN 256
 
@@ -73,146 +73,210 @@ nsso_session_t *nsso_session_from_claims(apr_pool_t *p, const nsso_claims_t *cla
     return s;
 }
 
-/* ---- serialize ------------------------------------------------------------ */
+/* ---- the stored record -------------------------------------------------------
+ *
+ * A compact binary layout, read on every request (parsing JSON here cost
+ * more than everything else the module does per request): a version byte,
+ * then each field in a fixed order. Strings are a 32-bit little-endian
+ * length (0xffffffff for none) and their bytes; integers are 64-bit
+ * little-endian; lists are a 32-bit count and that many strings. Parsing
+ * checks every length against what is left and accepts only an exact fit. */
 
-static int set_str(json_t *o, const char *k, const char *v)
+#define NO_STRING 0xffffffffu
+
+typedef struct {
+    unsigned char *buf;
+    apr_size_t len, cap;
+    apr_pool_t *p;
+} writer;
+
+static void w_bytes(writer *w, const void *data, apr_size_t n)
 {
-    return v ? json_object_set_new(o, k, json_string(v)) : 0;
+    if (w->len + n > w->cap) {
+        apr_size_t cap = w->cap ? w->cap * 2 : 1024;
+        unsigned char *nb;
+        while (cap < w->len + n)
+            cap *= 2;
+        nb = apr_palloc(w->p, cap);
+        if (w->len)
+            memcpy(nb, w->buf, w->len);
+        w->buf = nb;
+        w->cap = cap;
+    }
+    memcpy(w->buf + w->len, data, n);
+    w->len += n;
 }
 
-static json_t *string_array(const apr_array_header_t *a)
+static void w_u32(writer *w, apr_uint32_t v)
 {
-    json_t *arr = json_array();
+    unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8),
+                           (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+    w_bytes(w, b, 4);
+}
+
+static void w_i64(writer *w, apr_int64_t v)
+{
+    apr_uint64_t u = (apr_uint64_t)v;
+    unsigned char b[8];
     int i;
 
-    for (i = 0; arr && a && i < a->nelts; i++)
-        if (json_array_append_new(arr, json_string(APR_ARRAY_IDX(a, i, const char *)))) {
-            json_decref(arr);
-            return NULL;
-        }
-    return arr;
+    for (i = 0; i < 8; i++)
+        b[i] = (unsigned char)(u >> (8 * i));
+    w_bytes(w, b, 8);
+}
+
+static void w_str(writer *w, const char *v)
+{
+    if (!v) {
+        w_u32(w, NO_STRING);
+        return;
+    }
+    w_u32(w, (apr_uint32_t)strlen(v));
+    w_bytes(w, v, strlen(v));
+}
+
+static void w_list(writer *w, const apr_array_header_t *a)
+{
+    int i, n = a ? a->nelts : 0;
+
+    w_u32(w, (apr_uint32_t)n);
+    for (i = 0; i < n; i++)
+        w_str(w, APR_ARRAY_IDX(a, i, const char *));
 }
 
 apr_status_t nsso_session_serialize(apr_pool_t *p, const nsso_session_t *s,
-                                    char **json, apr_size_t *len)
+                                    char **out, apr_size_t *len)
 {
-    json_t *o = json_object();
-    char *text;
-    int bad = 0;
+    writer w = { NULL, 0, 0, p };
+    unsigned char version = SESSION_VERSION;
 
-    if (!o)
-        return APR_ENOMEM;
-    bad |= json_object_set_new(o, "v", json_integer(SESSION_VERSION));
-    bad |= set_str(o, "u", s->user);
-    bad |= set_str(o, "n", s->name);
-    bad |= set_str(o, "src", s->auth_source);
-    bad |= set_str(o, "cid", s->client_id);
-    bad |= set_str(o, "uid", s->user_id);
-    bad |= set_str(o, "jti", s->jti);
-    bad |= set_str(o, "cl", s->caseload);
-    bad |= json_object_set_new(o, "r", string_array(s->roles));
-    bad |= json_object_set_new(o, "sc", string_array(s->scope));
-    bad |= set_str(o, "at", s->access_token);
-    bad |= set_str(o, "rt", s->refresh_token);
-    bad |= json_object_set_new(o, "exp", json_integer(s->expires));
-    bad |= json_object_set_new(o, "c", json_integer(s->created));
-    bad |= json_object_set_new(o, "la", json_integer(s->last_access));
-    bad |= json_object_set_new(o, "va", json_integer(s->verified_at));
-    bad |= json_object_set_new(o, "cc", json_boolean(s->client_credentials));
-    text = bad ? NULL : json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!text)
-        return APR_ENOMEM;
-    *len = strlen(text);
-    *json = apr_pstrmemdup(p, text, *len);
-    free(text);
+    w_bytes(&w, &version, 1);
+    w_str(&w, s->user);
+    w_str(&w, s->name);
+    w_str(&w, s->auth_source);
+    w_str(&w, s->client_id);
+    w_str(&w, s->user_id);
+    w_str(&w, s->jti);
+    w_str(&w, s->caseload);
+    w_list(&w, s->roles);
+    w_list(&w, s->scope);
+    w_str(&w, s->access_token);
+    w_str(&w, s->refresh_token);
+    w_i64(&w, s->expires);
+    w_i64(&w, s->created);
+    w_i64(&w, s->last_access);
+    w_i64(&w, s->verified_at);
+    w_u32(&w, s->client_credentials ? 1 : 0);
+    *out = (char *)w.buf;
+    *len = w.len;
     return APR_SUCCESS;
 }
 
-/* ---- parse ---------------------------------------------------------------- */
+typedef struct {
+    const unsigned char *at, *end;
+    apr_pool_t *p;
+    int bad;
+} reader;
 
-/* Optional string member: absent or null -> NULL; other types fail. */
-static int get_str(apr_pool_t *p, json_t *o, const char *k, const char **out)
+static apr_uint32_t r_u32(reader *r)
 {
-    json_t *v = json_object_get(o, k);
+    apr_uint32_t v;
 
-    *out = NULL;
-    if (!v || json_is_null(v))
+    if (r->bad || r->end - r->at < 4) {
+        r->bad = 1;
         return 0;
-    if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v)))
-        return -1;
-    *out = apr_pstrmemdup(p, json_string_value(v), json_string_length(v));
-    return 0;
-}
-
-static int get_int(json_t *o, const char *k, apr_int64_t *out)
-{
-    json_t *v = json_object_get(o, k);
-
-    if (!json_is_integer(v))
-        return -1;
-    *out = json_integer_value(v);
-    return 0;
-}
-
-static int get_strings(apr_pool_t *p, json_t *o, const char *k, apr_array_header_t **out)
-{
-    json_t *a = json_object_get(o, k);
-    size_t i;
-
-    if (!json_is_array(a))
-        return -1;
-    *out = apr_array_make(p, (int)json_array_size(a) + 1, sizeof(const char *));
-    for (i = 0; i < json_array_size(a); i++) {
-        json_t *e = json_array_get(a, i);
-        if (!json_is_string(e))
-            return -1;
-        APR_ARRAY_PUSH(*out, const char *) =
-            apr_pstrmemdup(p, json_string_value(e), json_string_length(e));
     }
-    return 0;
+    v = (apr_uint32_t)r->at[0] | (apr_uint32_t)r->at[1] << 8
+        | (apr_uint32_t)r->at[2] << 16 | (apr_uint32_t)r->at[3] << 24;
+    r->at += 4;
+    return v;
 }
 
-apr_status_t nsso_session_parse(apr_pool_t *p, const char *json, apr_size_t len,
+static apr_int64_t r_i64(reader *r)
+{
+    apr_uint64_t u = 0;
+    int i;
+
+    if (r->bad || r->end - r->at < 8) {
+        r->bad = 1;
+        return 0;
+    }
+    for (i = 0; i < 8; i++)
+        u |= (apr_uint64_t)r->at[i] << (8 * i);
+    r->at += 8;
+    return (apr_int64_t)u;
+}
+
+static const char *r_str(reader *r)
+{
+    apr_uint32_t n = r_u32(r);
+    const char *v;
+
+    if (r->bad || n == NO_STRING)
+        return NULL;
+    if ((apr_size_t)(r->end - r->at) < n || memchr(r->at, '\0', n)) {
+        r->bad = 1;
+        return NULL;
+    }
+    v = apr_pstrmemdup(r->p, (const char *)r->at, n);
+    r->at += n;
+    return v;
+}
+
+static apr_array_header_t *r_list(reader *r)
+{
+    apr_uint32_t n = r_u32(r), i;
+    apr_array_header_t *a;
+
+    /* each entry takes at least 4 bytes: a count beyond that is a lie */
+    if (r->bad || n > (apr_uint32_t)((r->end - r->at) / 4)) {
+        r->bad = 1;
+        return NULL;
+    }
+    a = apr_array_make(r->p, (int)n + 1, sizeof(const char *));
+    for (i = 0; i < n && !r->bad; i++) {
+        const char *v = r_str(r);
+        if (!v)
+            r->bad = 1;
+        else
+            APR_ARRAY_PUSH(a, const char *) = v;
+    }
+    return a;
+}
+
+apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
                                 nsso_session_t **out, const char **err)
 {
-    json_error_t jerr;
-    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    reader rd = { (const unsigned char *)data, (const unsigned char *)data + len, p, 0 };
     nsso_session_t *s = apr_pcalloc(p, sizeof(*s));
-    apr_int64_t version = 0;
-    int bad;
+    apr_uint32_t cc;
 
-    if (!json_is_object(o)) {
-        json_decref(o);
-        *err = "session record is not a JSON object";
+    if (!data || len < 1 || rd.at[0] != SESSION_VERSION) {
+        *err = "session record of an unknown version";
         return APR_EGENERAL;
     }
-    bad = get_int(o, "v", &version) || version != SESSION_VERSION
-        || get_str(p, o, "u", &s->user) || !s->user
-        || get_str(p, o, "n", &s->name)
-        || get_str(p, o, "src", &s->auth_source)
-        || get_str(p, o, "cid", &s->client_id)
-        || get_str(p, o, "uid", &s->user_id)
-        || get_str(p, o, "jti", &s->jti)
-        || get_str(p, o, "cl", &s->caseload)
-        || get_strings(p, o, "r", &s->roles)
-        || get_strings(p, o, "sc", &s->scope)
-        || get_str(p, o, "at", &s->access_token) || !s->access_token
-        || get_str(p, o, "rt", &s->refresh_token)
-        || get_int(o, "exp", &s->expires)
-        || get_int(o, "c", &s->created)
-        || get_int(o, "la", &s->last_access)
-        || get_int(o, "va", &s->verified_at);
-    if (!bad) {
-        json_t *cc = json_object_get(o, "cc");
-        bad = !json_is_boolean(cc);
-        s->client_credentials = json_is_true(cc);
-    }
-    json_decref(o);
-    if (bad) {
-        *err = "session record has a missing or mistyped field";
+    rd.at++;
+    s->user = r_str(&rd);
+    s->name = r_str(&rd);
+    s->auth_source = r_str(&rd);
+    s->client_id = r_str(&rd);
+    s->user_id = r_str(&rd);
+    s->jti = r_str(&rd);
+    s->caseload = r_str(&rd);
+    s->roles = r_list(&rd);
+    s->scope = r_list(&rd);
+    s->access_token = r_str(&rd);
+    s->refresh_token = r_str(&rd);
+    s->expires = r_i64(&rd);
+    s->created = r_i64(&rd);
+    s->last_access = r_i64(&rd);
+    s->verified_at = r_i64(&rd);
+    cc = r_u32(&rd);
+    if (rd.bad || rd.at != rd.end || !s->user || !*s->user || !s->access_token || cc > 1) {
+        *err = "session record is truncated, malformed or incomplete";
         return APR_EGENERAL;
     }
+    s->client_credentials = (int)cc;
     *out = s;
     return APR_SUCCESS;
 }

@@ -1,6 +1,6 @@
 /* session.h - a signed-in user's session as kept in the session store: who
  * they are (from the validated access token), their roles, the tokens, and
- * its lifetimes; plus its compact JSON form. Pure logic (APR, jansson). */
+ * its lifetimes; plus its compact binary record. Pure logic (APR). */
 #ifndef NSSO_SESSION_H
 #define NSSO_SESSION_H
 
@@ -43,11 +43,13 @@ nsso_session_t *nsso_session_from_claims(apr_pool_t *p,
                                          const char *refresh_token,
                                          apr_int64_t now);
 
-/* Compact JSON (allocated from p). */
+/* The compact binary record the store keeps (allocated from p; may hold
+ * NUL bytes: use *len). */
 apr_status_t nsso_session_serialize(apr_pool_t *p, const nsso_session_t *s,
-                                    char **json, apr_size_t *len);
-/* Strict parse: wrong version, wrong types or missing fields fail. */
-apr_status_t nsso_session_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                    char **data, apr_size_t *len);
+/* Strict parse: another version, a truncated or over-long record, a string
+ * with a NUL, no user or no access token fail. */
+apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
                                 nsso_session_t **out, const char **err);
 
 /* 1 if id has the exact shape of a session id (43 base64url chars). */

@@ -4,8 +4,8 @@
  * What the engine sees is useless to its operator: every key is replaced
  * by base64url(HMAC-SHA256(key)) under a key derived from
  * NomisSSOCryptoPassphrase (so session ids cannot be read back from it),
- * and every value is encrypted and authenticated (JWE, dir + A256GCM) with
- * the original key inside, so a value copied under another key is refused
+ * and every value is encrypted and authenticated (JWE, dir + A256GCM)
+ * together with the original key, so a value copied under another key is refused
  * rather than handing one user's session to another.
  *
  * socache has no atomic insert-if-absent: add() is a retrieve followed by
@@ -19,7 +19,6 @@
 #include <ap_socache.h>
 #include <ap_provider.h>
 #include <apr_strings.h>
-#include <jansson.h>
 
 #define KEY_LEN 43
 
@@ -52,45 +51,34 @@ static void unlock(const socache_store *st, int want)
         apr_global_mutex_unlock(st->mutex);
 }
 
-/* {"k": key, "v": value} sealed. */
+/* key, a NUL, then the value: sealed together, so a value only opens
+ * under the key it was written for. */
 static apr_status_t seal(apr_pool_t *p, const socache_store *st, const char *key,
                          const void *val, apr_size_t len, char **out)
 {
-    json_t *o = json_pack("{s:s, s:s%}", "k", key, "v", (const char *)val, len);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    apr_size_t klen = strlen(key);
+    char *plain = apr_palloc(p, klen + 1 + len);
     const char *err = NULL;
-    apr_status_t rv;
 
-    json_decref(o);
-    if (!text)
-        return APR_ENOMEM;
-    rv = nsso_crypto_seal(st->crypto, p, text, strlen(text), out, &err);
-    free(text);
-    return rv;
+    memcpy(plain, key, klen + 1);
+    if (len)
+        memcpy(plain + klen + 1, val, len);
+    return nsso_crypto_seal(st->crypto, p, plain, klen + 1 + len, out, &err);
 }
 
 static apr_status_t unseal(apr_pool_t *p, const socache_store *st, const char *key,
                            const char *sealed, char **val, apr_size_t *len)
 {
+    apr_size_t klen = strlen(key), plen;
     const char *err = NULL;
     char *plain;
-    apr_size_t plen;
-    json_error_t jerr;
-    json_t *o, *k, *v;
-    apr_status_t rv = APR_EGENERAL;
 
-    if (nsso_crypto_open(st->crypto, p, sealed, &plain, &plen, &err) != APR_SUCCESS)
+    if (nsso_crypto_open(st->crypto, p, sealed, &plain, &plen, &err) != APR_SUCCESS
+        || plen < klen + 1 || memcmp(plain, key, klen + 1))
         return APR_EGENERAL;
-    o = json_loadb(plain, plen, JSON_REJECT_DUPLICATES, &jerr);
-    k = json_object_get(o, "k");
-    v = json_object_get(o, "v");
-    if (json_is_string(k) && !strcmp(json_string_value(k), key) && json_is_string(v)) {
-        *len = json_string_length(v);
-        *val = apr_pstrmemdup(p, json_string_value(v), *len);
-        rv = APR_SUCCESS;
-    }
-    json_decref(o);
-    return rv;
+    *len = plen - klen - 1;
+    *val = apr_pstrmemdup(p, plain + klen + 1, *len);
+    return APR_SUCCESS;
 }
 
 /* An engine restart leaves each worker's pooled connection broken: the
