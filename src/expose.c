@@ -49,6 +49,7 @@ static int strip_one(void *rv, const char *key, const char *value)
 }
 
 #define EARLY_NOTE "nomis-sso-early"
+#define EXPOSED_NOTE "nomis-sso-exposed"
 
 static void strip_identity_headers(request_rec *r)
 {
@@ -110,7 +111,6 @@ static void unset_env(request_rec *r);
 
 static void set_env_only(request_rec *r, const nsso_session_t *s)
 {
-    unset_env(r);
     set_field(r, NSSO_PASS_ENV, F_USER, s->user);
     set_field(r, NSSO_PASS_ENV, F_NAME, s->name);
     set_field(r, NSSO_PASS_ENV, F_SOURCE, s->auth_source);
@@ -145,6 +145,7 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
     set_field(r, pass, F_USER_ID, s->user_id);
     set_field(r, pass, F_EXPIRES, apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires));
     set_field(r, pass, F_CLIENT, s->client_credentials ? "1" : NULL);
+    apr_table_setn(r->notes, EXPOSED_NOTE, "1");
     if (d->pass_token != 1)
         return;
     if (pass & NSSO_PASS_ENV)
@@ -158,8 +159,11 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 
 int nsso_expose_fixups(request_rec *r)
 {
-    const nsso_session_t *s = nsso_request_session(r);
+    const nsso_session_t *s;
 
+    if (apr_table_get(r->notes, EXPOSED_NOTE))
+        return DECLINED; /* done by check_authn for this very request */
+    s = nsso_request_session(r);
     if (s && r->user && *r->user)
         nsso_expose_session(r, s);
     else

@@ -66,9 +66,17 @@ int nsso_list_has(const apr_array_header_t *list, const char *s, int nocase)
 
 const char *nsso_header_safe(apr_pool_t *p, const char *v)
 {
-    char *c = apr_pstrndup(p, v, NSSO_HEADER_MAX), *q;
+    apr_size_t n;
+    char *c, *q;
 
-    for (q = c; *q; q++)
+    /* the common case, a clean value, is returned as it is: no copy */
+    for (n = 0; v[n] && n < NSSO_HEADER_MAX; n++)
+        if (apr_iscntrl(v[n]))
+            break;
+    if (!v[n])
+        return v;
+    c = apr_pstrndup(p, v, NSSO_HEADER_MAX);
+    for (q = c + n; *q; q++)
         if (apr_iscntrl(*q))
             *q = '?';
     return c;

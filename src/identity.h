@@ -26,7 +26,8 @@ const char *nsso_roles_join(apr_pool_t *p, const apr_array_header_t *roles);
 int nsso_list_has(const apr_array_header_t *list, const char *s, int nocase);
 
 /* A value safe for a request header or environment variable: control
- * characters (CR, LF, NUL, ...) become '?', and at most NSSO_HEADER_MAX bytes. */
+ * characters (CR, LF, ...) become '?', and at most NSSO_HEADER_MAX bytes.
+ * A value that is already safe is returned itself (not copied). */
 const char *nsso_header_safe(apr_pool_t *p, const char *v);
 
 /* 1 if a request header of this name could pose as the module's identity

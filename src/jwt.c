@@ -117,15 +117,27 @@ static int jwk_for_verify(const json_t *k)
     return 0;
 }
 
+/* 1 if s is strict, non-empty base64url. cjose's own decoder asserts (and
+ * so aborts the process) on some malformed input, e.g. a lone trailing
+ * character: a JWKS from the network must never reach it unchecked. */
+static int b64url_strict(apr_pool_t *p, const char *s)
+{
+    unsigned char *out;
+    apr_size_t len;
+
+    return s && *s && nsso_b64url_decode(p, s, strlen(s), &out, &len) == APR_SUCCESS
+           && len > 0;
+}
+
 /* Import only kty/n/e, so private members in a JWKS are never loaded. */
-static cjose_jwk_t *jwk_import_public(const json_t *k)
+static cjose_jwk_t *jwk_import_public(apr_pool_t *p, const json_t *k)
 {
     const json_t *n = json_object_get(k, "n"), *e = json_object_get(k, "e");
     json_t *pub;
     cjose_jwk_t *jwk;
     cjose_err cerr;
 
-    if (!json_cstr(n) || !json_cstr(e))
+    if (!b64url_strict(p, json_cstr(n)) || !b64url_strict(p, json_cstr(e)))
         return NULL;
     pub = json_pack("{s:s, s:s, s:s}", "kty", "RSA",
                     "n", json_string_value(n), "e", json_string_value(e));
@@ -154,7 +166,7 @@ static void jwks_add(apr_pool_t *p, nsso_jwks *jwks, const json_t *k)
         return;
     if (member_str(k, "alg", &alg) != 0)
         return;
-    jwk = jwk_import_public(k);
+    jwk = jwk_import_public(p, k);
     if (jwk == NULL)
         return;
     slot = apr_array_push(jwks->keys);

@@ -764,6 +764,11 @@ static void test_jwks_parse_failures(void **state)
         "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"c2VjcmV0\"}]}",
         "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}",
         "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r\"}]}",
+        /* found by fuzz_jwks: cjose's decoder asserts (aborting the process)
+         * on these; they must be refused before they reach it */
+        "{\"keys\":[{\"kty\":\"RSA\",\"e\":\"\",\"kid\":\"6\",\"n\":\"w=\"}]}",
+        "{\"keys\":[{\"kty\":\"RSA\",\"e\":\"AQAB\",\"kid\":\"6\",\"n\":\"wwwww\"}]}",
+        "{\"keys\":[{\"kty\":\"RSA\",\"e\":\"A\",\"kid\":\"6\",\"n\":\"AQAB\"}]}",
         nsso_fx_jwks(p, nsso_fx_jwk_json(p, fx->small, "RS256", "sig"), NULL),
         apr_pstrcat(p, "{\"keys\":[", nsso_fx_jwk_json(p, fx->a, NULL, NULL),
                     "],\"keys\":[]}", NULL),

@@ -1,0 +1,116 @@
+/* fuzz_jwt_check.h - what the JWT fuzz targets check about any verification
+ * result: a reason for every refusal that never repeats the token, claims
+ * exactly when accepted, accepted claims that meet the policy, and a session
+ * built from them that survives the session store's JSON round trip. With a
+ * payload at hand (the signing variants) the claims are compared with what
+ * jansson itself reads from it. */
+#ifndef NSSO_FUZZ_JWT_CHECK_H
+#define NSSO_FUZZ_JWT_CHECK_H
+
+#include <string.h>
+
+#include <jansson.h>
+
+#include "fuzz_common.h"
+#include "fuzz_jose.h"
+#include "session.h"
+
+static int nsso_fuzz_printable(const char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* Claim `name` of payload agrees with what nsso_jwt_verify returned. */
+static void nsso_fuzz_claim_eq(const char *t, const json_t *payload,
+                               const char *name, const char *got)
+{
+    const json_t *v = json_object_get(payload, name);
+
+    if (json_is_string(v))
+        NSSO_FUZZ_CHECK(t, got != NULL && strcmp(got, json_string_value(v)) == 0);
+    else if (v == NULL || json_is_null(v))
+        NSSO_FUZZ_CHECK(t, got == NULL);
+}
+
+static void nsso_fuzz_jwt_result(const char *t, apr_pool_t *p, const char *token,
+                                 nsso_jwt_result_t r, const nsso_claims_t *c,
+                                 const char *kid, const char *err,
+                                 const uint8_t *payload, size_t plen)
+{
+    NSSO_FUZZ_CHECK(t, strcmp(nsso_jwt_result_str(r), "unknown") != 0);
+    NSSO_FUZZ_CHECK(t, kid == NULL || nsso_fuzz_printable(kid));
+    if (r != NSSO_JWT_OK) {
+        NSSO_FUZZ_CHECK(t, c == NULL && err != NULL);
+        NSSO_FUZZ_CHECK(t, strlen(token) < 16 || strstr(err, token) == NULL);
+        return;
+    }
+    NSSO_FUZZ_CHECK(t, c != NULL && err == NULL);
+    NSSO_FUZZ_CHECK(t, c->iss != NULL && strcmp(c->iss, NSSO_FUZZ_ISS) == 0);
+    NSSO_FUZZ_CHECK(t, c->exp + 60 > NSSO_FUZZ_NOW);
+    NSSO_FUZZ_CHECK(t, c->nbf - 60 <= NSSO_FUZZ_NOW && c->iat - 60 <= NSSO_FUZZ_NOW);
+    NSSO_FUZZ_CHECK(t, c->authorities != NULL && c->scope != NULL);
+    NSSO_FUZZ_CHECK(t, c->passed_mfa >= -1 && c->passed_mfa <= 1);
+    if (payload != NULL) {
+        json_t *o = json_loadb((const char *)payload, plen, 0, NULL);
+        NSSO_FUZZ_CHECK(t, json_is_object(o));
+        NSSO_FUZZ_CHECK(t, json_integer_value(json_object_get(o, "exp")) == c->exp);
+        nsso_fuzz_claim_eq(t, o, "sub", c->sub);
+        nsso_fuzz_claim_eq(t, o, "user_name", c->user_name);
+        nsso_fuzz_claim_eq(t, o, "client_id", c->client_id);
+        nsso_fuzz_claim_eq(t, o, "jti", c->jti);
+        NSSO_FUZZ_CHECK(t, (size_t)c->authorities->nelts
+                               == json_array_size(json_object_get(o, "authorities")));
+        json_decref(o);
+    }
+    {
+        /* what the login callback does next: a session, stored as JSON */
+        nsso_session_t *s = nsso_session_from_claims(p, c, token, NULL, NSSO_FUZZ_NOW);
+        nsso_session_t *back = NULL;
+        const char *perr = NULL;
+        char *json = NULL;
+        apr_size_t len = 0;
+
+        if (s != NULL) {
+            NSSO_FUZZ_CHECK(t, nsso_session_serialize(p, s, &json, &len) == APR_SUCCESS);
+            NSSO_FUZZ_CHECK(t, nsso_session_parse(p, json, len, &back, &perr)
+                                   == APR_SUCCESS);
+            NSSO_FUZZ_CHECK(t, strcmp(back->user, s->user) == 0
+                                   && back->roles->nelts == s->roles->nelts
+                                   && back->expires == s->expires);
+        }
+        else {
+            NSSO_FUZZ_CHECK(t, !(c->user_name && *c->user_name)
+                                   && !(c->client_id && *c->client_id)
+                                   && !(c->sub && *c->sub));
+        }
+    }
+}
+
+/* The signing variants' input: a payload, optionally after one selector
+ * byte below 0x20 (never the start of JSON) choosing the header and key. */
+typedef struct {
+    int key;
+    const char *header;
+} nsso_fuzz_hdr;
+
+static const nsso_fuzz_hdr nsso_fuzz_hdrs[] = {
+    { 1, NSSO_FUZZ_HDR1 },
+    { 2, "{\"alg\":\"RS256\",\"kid\":\"fuzz-key-2\"}" },
+    { 2, "{\"typ\":\"at+jwt\",\"alg\":\"PS256\",\"kid\":\"fuzz-key-2\"}" },
+};
+
+static const nsso_fuzz_hdr *nsso_fuzz_pick(const uint8_t **data, size_t *size)
+{
+    if (*size > 0 && **data < 0x20) {
+        const nsso_fuzz_hdr *h = &nsso_fuzz_hdrs[**data % 3];
+        (*data)++;
+        (*size)--;
+        return h;
+    }
+    return &nsso_fuzz_hdrs[0];
+}
+
+#endif
