@@ -50,6 +50,7 @@ static int strip_one(void *rv, const char *key, const char *value)
 
 #define EARLY_NOTE "nomis-sso-early"
 #define EXPOSED_NOTE "nomis-sso-exposed"
+#define EARLY_SESSION_KEY "mod_nomis_sso:early-session"
 
 static void strip_identity_headers(request_rec *r)
 {
@@ -68,6 +69,33 @@ static void strip_identity_headers(request_rec *r)
 
 static void set_env_only(request_rec *r, const nsso_session_t *s);
 
+/* Which session (and token) the early look published, so check_authn need
+ * not publish the same values again. A refresh replaces the token (and its
+ * exp) in place, which the expiry comparison catches. */
+typedef struct {
+    const nsso_session_t *s;
+    apr_int64_t expires;
+} early_mark_t;
+
+static void early_mark(request_rec *r, const nsso_session_t *s)
+{
+    early_mark_t *m = apr_palloc(r->pool, sizeof(*m));
+
+    m->s = s;
+    m->expires = s->expires;
+    apr_pool_userdata_setn(m, EARLY_SESSION_KEY, NULL, r->pool);
+}
+
+static int early_published(request_rec *r, const nsso_session_t *s)
+{
+    void *v = NULL;
+    const early_mark_t *m;
+
+    apr_pool_userdata_get(&v, EARLY_SESSION_KEY, r->pool);
+    m = v;
+    return m && m->s == s && m->expires == s->expires;
+}
+
 int nsso_expose_early(request_rec *r)
 {
     nsso_srv_conf *c = nsso_srv(r->server);
@@ -79,6 +107,7 @@ int nsso_expose_early(request_rec *r)
     if (!nsso_runtime_ready(c) || !(s = nsso_session_peek(r, c)))
         return DECLINED;
     apr_table_setn(r->notes, EARLY_NOTE, "1");
+    early_mark(r, s);
     set_env_only(r, s);
     return DECLINED;
 }
@@ -91,6 +120,10 @@ int nsso_expose_force_authn(request_rec *r)
            && apr_table_get(r->notes, EARLY_NOTE) ? OK : DECLINED;
 }
 
+/* PASS_FRESH_HEADERS: the request's own X-Nomis-* headers were all removed
+ * as it was read, so ours can be appended without a search. */
+#define PASS_FRESH_HEADERS 4
+
 static void set_field(request_rec *r, int pass, int f, const char *v)
 {
     if (pass & NSSO_PASS_ENV) {
@@ -100,9 +133,11 @@ static void set_field(request_rec *r, int pass, int f, const char *v)
             apr_table_unset(r->subprocess_env, fields[f].env);
     }
     if (pass & NSSO_PASS_HEADERS) {
-        if (v)
+        if (v && (pass & PASS_FRESH_HEADERS))
+            apr_table_addn(r->headers_in, fields[f].header, nsso_header_safe(r->pool, v));
+        else if (v)
             apr_table_setn(r->headers_in, fields[f].header, nsso_header_safe(r->pool, v));
-        else
+        else if (!(pass & PASS_FRESH_HEADERS))
             apr_table_unset(r->headers_in, fields[f].header);
     }
 }
@@ -133,9 +168,12 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 {
     const nsso_dir_conf *d = nsso_dir(r);
     int pass = nsso_conf_pass(d);
-
     if (!(pass & NSSO_PASS_ENV))
         unset_env(r); /* the early look set them for <If> only */
+    else if (!r->main && !r->prev && early_published(r, s))
+        pass &= ~NSSO_PASS_ENV; /* already set, by the early look */
+    if (!r->main && !r->prev && !apr_table_get(r->notes, EXPOSED_NOTE))
+        pass |= PASS_FRESH_HEADERS;
 
     set_field(r, pass, F_USER, s->user);
     set_field(r, pass, F_NAME, s->name);
@@ -148,7 +186,7 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
     apr_table_setn(r->notes, EXPOSED_NOTE, "1");
     if (d->pass_token != 1)
         return;
-    if (pass & NSSO_PASS_ENV)
+    if (nsso_conf_pass(d) & NSSO_PASS_ENV)
         apr_table_setn(r->subprocess_env, "NOMIS_SSO_ACCESS_TOKEN",
                        nsso_header_safe(r->pool, s->access_token));
     if (pass & NSSO_PASS_HEADERS)
