@@ -186,20 +186,21 @@ void nsso_authz_insert_error_filter(request_rec *r)
 
 void nsso_authz_register(apr_pool_t *p)
 {
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-role",
-                              AUTHZ_PROVIDER_VERSION, &role_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-user",
-                              AUTHZ_PROVIDER_VERSION, &user_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-auth-source",
-                              AUTHZ_PROVIDER_VERSION, &auth_source_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-scope",
-                              AUTHZ_PROVIDER_VERSION, &scope_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "nomis-caseload",
-                              AUTHZ_PROVIDER_VERSION, &caseload_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
+    static const struct {
+        const char *name;
+        const authz_provider *provider;
+    } providers[] = {
+        { "nomis-role", &role_provider },
+        { "nomis-user", &user_provider },
+        { "nomis-auth-source", &auth_source_provider },
+        { "nomis-scope", &scope_provider },
+        { "nomis-caseload", &caseload_provider },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+        ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, providers[i].name,
+                                  AUTHZ_PROVIDER_VERSION, providers[i].provider,
+                                  AP_AUTH_INTERNAL_PER_CONF);
     ap_register_output_filter(ERROR_FILTER, denied_filter, NULL, AP_FTYPE_CONTENT_SET);
 }
