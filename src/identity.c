@@ -70,7 +70,7 @@ const char *nsso_header_safe(apr_pool_t *p, const char *v)
     char *c, *q;
 
     /* the common case, a clean value, is returned as it is: no copy */
-    for (n = 0; v[n] && n < NSSO_HEADER_MAX; n++)
+    for (n = 0; n < NSSO_HEADER_MAX && v[n]; n++)
         if (apr_iscntrl(v[n]))
             break;
     if (!v[n])
