@@ -82,9 +82,16 @@ static void nsso_fuzz_jwt_result(const char *t, apr_pool_t *p, const char *token
                                    && back->expires == s->expires);
         }
         else {
-            NSSO_FUZZ_CHECK(t, !(c->user_name && *c->user_name)
-                                   && !(c->client_id && *c->client_id)
-                                   && !(c->sub && *c->sub));
+            /* refused only when no claim names a user, or the one that
+             * would (user_name, else client_id, else sub) is unusable:
+             * control characters or 256 bytes and more */
+            const char *u = c->user_name && *c->user_name ? c->user_name
+                          : c->client_id && *c->client_id ? c->client_id : c->sub;
+            int usable = u && *u && strlen(u) < 256;
+            for (const char *q = u; usable && *q; q++)
+                if ((unsigned char)*q < 0x20 || *q == 0x7f)
+                    usable = 0;
+            NSSO_FUZZ_CHECK(t, !usable);
         }
     }
 }
