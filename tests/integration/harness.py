@@ -681,6 +681,28 @@ class Browser:
         return cb, page
 
 
+class Logins:
+    """One signed-in Browser per user on one httpd, made on first use."""
+
+    def __init__(self, h, devauth):
+        self.h = h
+        self.devauth = devauth
+        self.browsers = {}
+
+    def __call__(self, user):
+        b = self.browsers.get(user)
+        if b is None:
+            b = Browser(self.h, self.devauth)
+            _, page = b.login("/protected/env", username=user)
+            assert page.status_code == 200, self.h.explain(page, "sign-in as %s" % user)
+            assert cgi_env(page.text).get("REMOTE_USER") == user, self.h.explain(page)
+            self.browsers[user] = b
+        return b
+
+    def get(self, user, path, **kw):
+        return self(user).get(path, **kw)
+
+
 def cgi_env(text):
     """Parse env.cgi output (NAME=value lines) into a dict."""
     out = {}

@@ -64,26 +64,7 @@ def configure(h, server_lines=""):
     return h
 
 
-class Logins:
-    """One signed-in Browser per user on one httpd, made on first use."""
-
-    def __init__(self, h, devauth):
-        self.h = h
-        self.devauth = devauth
-        self.browsers = {}
-
-    def __call__(self, user):
-        b = self.browsers.get(user)
-        if b is None:
-            b = H.Browser(self.h, self.devauth)
-            _, page = b.login("/protected/env", username=user)
-            assert page.status_code == 200, self.h.explain(page, "sign-in as %s" % user)
-            assert cgi_env(page.text).get("REMOTE_USER") == user, self.h.explain(page)
-            self.browsers[user] = b
-        return b
-
-    def get(self, user, path, **kw):
-        return self(user).get(path, **kw)
+Logins = H.Logins
 
 
 def assert_allowed(h, r, user):

@@ -95,26 +95,8 @@ ScriptAliasMatch "^/(ident|open|api401|public-cgi)/" "{d}/cgi-bin/env.cgi"
 """.format(moddir=H.MODDIR, server_lines=server_lines, info=INFO, d=d, backend=backend)
 
 
-class Logins:
-    """One signed-in Browser per user on one httpd, made on first use."""
-
-    def __init__(self, h, devauth):
-        self.h = h
-        self.devauth = devauth
-        self.browsers = {}
-
-    def __call__(self, user):
-        b = self.browsers.get(user)
-        if b is None:
-            b = H.Browser(self.h, self.devauth)
-            _, page = b.login("/protected/env", username=user)
-            assert page.status_code == 200, self.h.explain(page, "sign-in as %s" % user)
-            assert cgi_env(page.text).get("REMOTE_USER") == user, self.h.explain(page)
-            self.browsers[user] = b
-        return b
-
-    def get(self, user, path, **kw):
-        return self(user).get(path, **kw)
+class Logins(H.Logins):
+    """The shared per-user sign-ins, plus the session cookie as a header."""
 
     def cookie(self, user):
         return "%s=%s" % (COOKIE, self(user).session_id())
