@@ -1,6 +1,7 @@
-/* seedgen.c - writes the seeds that need the fixed keys: sealed state
- * cookies and JWE values (corpus/state, corpus/crypto_open) and signed or
- * forged tokens (corpus/jwt_verify), plus the fixed JWKS (corpus/jwks).
+/* seedgen.c - writes the seeds that need the fixed keys or the module's own
+ * encoders: sealed state cookies and JWE values (corpus/state,
+ * corpus/crypto_open), signed or forged tokens (corpus/jwt_verify), the
+ * fixed JWKS (corpus/jwks) and binary session records (corpus/session).
  * Every other seed is a plain file kept in git. Run it again only when a
  * key, the clock (NSSO_FUZZ_NOW) or a wire format changes:
  *     tests/fuzz/build && tests/fuzz/out/seedgen tests/fuzz/corpus
@@ -9,6 +10,7 @@
 #include "fuzz_common.h"
 #include "fuzz_jose.h"
 #include "fuzz_keys.h"
+#include "session.h"
 #include "state.h"
 #include "util.h"
 
@@ -257,6 +259,94 @@ static void jwt_seeds(void)
     puts0("jwks", "fixed", nsso_fuzz_jwks_json());
 }
 
+static char *record(const nsso_session_t *s, apr_size_t *len)
+{
+    char *rec = NULL;
+
+    if (nsso_session_serialize(pool, s, &rec, len) != APR_SUCCESS) {
+        fprintf(stderr, "seedgen: session_serialize failed\n");
+        exit(1);
+    }
+    return rec;
+}
+
+static apr_array_header_t *list(const char *a, const char *b)
+{
+    apr_array_header_t *l = apr_array_make(pool, 2, sizeof(const char *));
+
+    if (a)
+        APR_ARRAY_PUSH(l, const char *) = a;
+    if (b)
+        APR_ARRAY_PUSH(l, const char *) = b;
+    return l;
+}
+
+static void session_seeds(void)
+{
+    static const char at[] = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImhtcHBzLWF1dGgif"
+                             "Q.eyJzdWIiOiJJVEFHX1VTRVIifQ.c2ln";
+    nsso_session_t s, *v;
+    apr_size_t len;
+    char *rec, *bad;
+
+    memset(&s, 0, sizeof(s));
+    s.user = "ITAG_USER";
+    s.name = "Itag User";
+    s.auth_source = "nomis";
+    s.client_id = "prisonstaffhubclient";
+    s.user_id = "485828";
+    s.jti = "dGhpcyBpcyBhIGp0aQ";
+    s.caseload = "LEI";
+    s.roles = list("ROLE_PRISON", "ROLE_GLOBAL_SEARCH");
+    s.scope = list("read", "write");
+    s.access_token = at;
+    s.refresh_token = at;
+    s.expires = NSSO_FUZZ_NOW + 3600;
+    s.created = NSSO_FUZZ_NOW;
+    s.last_access = NSSO_FUZZ_NOW + 100;
+    s.verified_at = NSSO_FUZZ_NOW;
+    rec = record(&s, &len);
+    put("session", "user", rec, len);
+    /* damaged copies of it */
+    put("session", "truncated", rec, len - 3);
+    bad = apr_pmemdup(pool, rec, len + 1);
+    bad[len] = 'x';
+    put("session", "trailing-byte", bad, len + 1);
+    bad = apr_pmemdup(pool, rec, len);
+    bad[0] = 1;
+    put("session", "version-1", bad, len);
+    bad = apr_pmemdup(pool, rec, len);
+    memset(bad + 1, 0xff, 3);                 /* user length 0xffffff.. */
+    put("session", "length-lie", bad, len);
+    bad = apr_pmemdup(pool, rec, len);
+    bad[len - 4] = 2;                         /* client_credentials 2 */
+    put("session", "cc-2", bad, len);
+    bad = apr_pmemdup(pool, rec, len);
+    bad[5 + 2] = '\0';                       /* NUL inside the user name */
+    put("session", "nul-in-user", bad, len);
+
+    /* the bearer cache keeps what the token says, not the token */
+    v = apr_pmemdup(pool, &s, sizeof(s));
+    v->access_token = "";
+    v->refresh_token = NULL;
+    v->caseload = NULL;
+    v->client_credentials = 1;
+    rec = record(v, &len);
+    put("session", "bearer-cache", rec, len);
+    /* the smallest: no optional string, empty lists */
+    memset(v, 0, sizeof(*v));
+    v->user = "u";
+    v->access_token = "t";
+    v->roles = list(NULL, NULL);
+    v->scope = list(NULL, NULL);
+    v->expires = -1;
+    rec = record(v, &len);
+    put("session", "minimal", rec, len);
+    v->user = "";
+    rec = record(v, &len);
+    put("session", "empty-user", rec, len);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -268,6 +358,7 @@ int main(int argc, char **argv)
     state_seeds();
     crypto_seeds();
     jwt_seeds();
+    session_seeds();
     apr_pool_destroy(pool);
     return 0;
 }
