@@ -13,8 +13,8 @@
  *     bench/store_bench.c src/store_shm.c $(apr-1-config --link-ld)
  *   /tmp/store_bench [value-bytes]     (default 4096, 16 to 65536)
  *
- * Uses a real anonymous apr_shm segment and an (uncontended) global mutex,
- * as the module does. */
+ * Uses a real anonymous apr_shm segment and the store's own lock
+ * (uncontended), as the module does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,6 @@
 
 #include <apr_general.h>
 #include <apr_file_io.h>
-#include <apr_global_mutex.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
 
@@ -37,7 +36,6 @@ static apr_size_t value_size = 4096;   /* bytes per session; argv[1] may change 
 typedef struct {
     apr_pool_t *pool;
     apr_shm_t *shm;
-    apr_global_mutex_t *mutex;
     nsso_store *s;
     char **keys;
     apr_size_t n, shm_size;
@@ -93,20 +91,16 @@ static void must(const char *what, apr_status_t rv)
 
 static void bench_open(bench_t *b, apr_size_t n)
 {
-    const char *tmp, *lock;
     apr_size_t i;
 
     memset(b, 0, sizeof(*b));
     b->n = n;
     b->rng = 0x2545f491u;
     must("pool", apr_pool_create(&b->pool, NULL));
-    must("temp dir", apr_temp_dir_get(&tmp, b->pool));
-    lock = apr_psprintf(b->pool, "%s/nsso_bench.%ld.lock", tmp, (long)getpid());
-    must("mutex", apr_global_mutex_create(&b->mutex, lock, APR_LOCK_DEFAULT, b->pool));
     b->shm_size = nsso_shm_store_size(n, value_size);
     must("shm", apr_shm_create(&b->shm, b->shm_size, NULL, b->pool));
     must("attach", nsso_shm_store_attach(b->pool, apr_shm_baseaddr_get(b->shm), b->shm_size,
-                                         n, value_size, b->mutex, 1, &b->s));
+                                         n, value_size, NULL, 1, &b->s));
     /* 2n keys: the first n are loaded, the rest arrive as new sessions */
     b->keys = apr_palloc(b->pool, 2 * n * sizeof(char *));
     for (i = 0; i < 2 * n; i++)
@@ -225,7 +219,7 @@ int main(int argc, char **argv)
         value_size = (apr_size_t)v;
     }
     apr_initialize();
-    printf("%lu-byte values, %d random ops per figure, uncontended global mutex\n",
+    printf("%lu-byte values, %d random ops per figure, uncontended store lock\n",
            (unsigned long)value_size, OPS);
     printf("%7s  %8s  %8s  %8s  %9s  %9s  %8s  %9s  %9s\n", "live", "get ns", "replace",
            "insert", "ins+evict", "1st-exp us", "refill", "shm B/1k", "RSS KB/1k");

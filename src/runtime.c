@@ -82,15 +82,6 @@ static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
         apr_shm_destroy(h->shm);
         h->shm = NULL;
     }
-    if (!h->mutex) {
-        rv = ap_global_mutex_create(&h->mutex, NULL, NSSO_SHM_MUTEX_TYPE, NULL,
-                                    s, s->process->pool, 0);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                         "cannot create the session store mutex");
-            return rv;
-        }
-    }
     for (;;) {
         if (!h->shm) {
             rv = apr_shm_create(&h->shm, size, NULL, s->process->pool);
@@ -105,8 +96,9 @@ static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
             h->slot_size = g->cache_entry_size;
             init = 1;
         }
+        /* NULL: the store's own lock, not the global mutex (see store_shm.c) */
         rv = nsso_shm_store_attach(pconf, apr_shm_baseaddr_get(h->shm), size,
-                                   h->entries, h->slot_size, h->mutex, init,
+                                   h->entries, h->slot_size, NULL, init,
                                    &session_store);
         if (rv != APR_EMISMATCH || init)
             break;
@@ -117,7 +109,7 @@ static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot initialise the session store");
         return rv;
     }
-    store_mutex = h->mutex;
+    store_mutex = NULL; /* the segment has its own lock */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  "session store: %d entries of %d bytes (%" APR_SIZE_T_FMT " bytes), %s",
                  g->cache_entries, g->cache_entry_size, size,

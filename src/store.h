@@ -25,6 +25,7 @@ typedef struct {
     apr_uint64_t expired;     /* entries dropped because their expiry passed */
     apr_uint64_t evicted;     /* live entries dropped to make room (LRU) */
     apr_uint64_t too_large;   /* sets refused because the value was too big */
+    apr_uint64_t lock_recoveries; /* a process died holding the lock (shm) */
 } nsso_store_stats_t;
 
 typedef struct nsso_store nsso_store;

@@ -4,7 +4,8 @@
  *
  * Layout of the segment (every region 8-byte aligned, base included):
  *
- *   shm_hdr                         152 bytes, once
+ *   pthread_mutex_t lock            in the first NSSO_SHM_LOCK_AREA (64) bytes
+ *   shm_hdr                         160 bytes, once
  *   apr_uint32_t bucket[nbuckets]   nbuckets = 2 * entries rounded up to 2^k
  *   apr_int64_t expiry[entries]     per slot; APR_INT64_MAX while free
  *   slot[entries]                   shm_slot (104 bytes) + slot_size value
@@ -12,7 +13,7 @@
  *
  * Overhead per slot: 104 bytes of slot header, 8 bytes of expiry, 8 to 16
  * bytes of bucket array (2 to 4 buckets of 4 bytes) and at most 7 bytes of
- * padding; plus 152 bytes once. At 4 KB values that is about 3% on top of
+ * padding; plus 224 bytes once. At 4 KB values that is about 3% on top of
  * entries * slot_size. Expiries sit apart from the slots so that the expiry
  * sweep reads one dense array instead of one cache line per slot.
  *
@@ -33,17 +34,21 @@
  * Every index read back from the segment is bounds-checked and every list
  * walk is bounded by the slot count. An operation that finds the index
  * broken reformats it (all sessions dropped, counters kept) and returns
- * APR_EGENERAL; it never crashes or spins. All access is under the global
- * mutex, which is never held on return. */
+ * APR_EGENERAL; it never crashes or spins. All access is under the store's
+ * lock (a robust process-shared mutex before the header, or a global mutex the
+ * caller gives), which is never held on return. A process that dies holding
+ * the lock leaves the index checked, and reformatted only if broken. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <apr_general.h>
+#include <errno.h>
+#include <pthread.h>
 
 #include "store_shm.h"
 
 #define SHM_MAGIC   0x4f53534eu        /* "NSSO" read as little-endian */
-#define SHM_VERSION 1u
+#define SHM_VERSION 2u             /* 2: the lock before the header */
 #define NIL         0xffffffffu
 #define SHM_CORRUPT APR_EGENERAL       /* internal: the index is broken */
 #define SWEEP_BATCH 32                 /* expired entries reclaimed per sweep */
@@ -71,7 +76,16 @@ typedef struct {
     apr_uint64_t clock;             /* LRU clock: one tick per access */
     apr_int64_t  min_expiry;        /* <= expiry of every live entry */
     apr_uint64_t gets, hits, sets, deletes, expired, evicted, too_large;
+    apr_uint64_t lock_recoveries;   /* owners that died holding the lock */
 } shm_hdr;
+
+/* The store's lock, alone in the segment's first cache line: process-shared
+ * and robust (a child that dies holding it hands it on), but without
+ * priority inheritance. APR's pthread global mutex asks for
+ * PTHREAD_PRIO_INHERIT, whose contended path is a kernel rt-mutex; with
+ * every request of every thread taking this lock, that cost a third of a
+ * cookie request's throughput. */
+_Static_assert(sizeof(pthread_mutex_t) <= NSSO_SHM_LOCK_AREA, "lock area");
 
 typedef struct {
     apr_uint64_t tick;              /* LRU clock at last access */
@@ -88,7 +102,7 @@ typedef struct {
 } shm_slot;
 
 /* The sizes the overhead figures above are based on. */
-_Static_assert(sizeof(shm_hdr) == 152, "shm_hdr layout");
+_Static_assert(sizeof(shm_hdr) == 160, "shm_hdr layout");
 _Static_assert(sizeof(shm_slot) == 104, "shm_slot layout");
 
 typedef struct {
@@ -102,7 +116,7 @@ typedef struct {
     nsso_store pub;
     shm_geom g;
     unsigned char *base;
-    apr_global_mutex_t *mutex;
+    apr_global_mutex_t *mutex;      /* NULL: the lock in the header */
 } shm_store;
 
 /* ---- SipHash-2-4 --------------------------------------------------------- */
@@ -117,6 +131,12 @@ static apr_uint64_t load_le64(const unsigned char *b, apr_size_t n)
     apr_uint64_t v = 0;
     apr_size_t i;
 
+#if !APR_IS_BIGENDIAN
+    if (n == 8) {
+        memcpy(&v, b, 8); /* one load where the byte order is already right */
+        return v;
+    }
+#endif
     for (i = 0; i < n; i++)
         v |= (apr_uint64_t)b[i] << (8 * i);
     return v;
@@ -178,7 +198,7 @@ static int geom_compute(apr_size_t entries, apr_size_t slot_size, shm_geom *g)
     for (g->nbuckets = 1; g->nbuckets < 2 * entries; g->nbuckets <<= 1)
         ;
     g->stride = align8(sizeof(shm_slot) + slot_size);
-    g->off_buckets = align8(sizeof(shm_hdr));
+    g->off_buckets = NSSO_SHM_LOCK_AREA + align8(sizeof(shm_hdr));
     g->off_expiry = g->off_buckets + align8(g->nbuckets * sizeof(apr_uint32_t));
     g->off_slots = g->off_expiry + entries * sizeof(apr_int64_t);
     if (g->stride > (APR_SIZE_MAX - g->off_slots) / entries)
@@ -189,7 +209,12 @@ static int geom_compute(apr_size_t entries, apr_size_t slot_size, shm_geom *g)
 
 static shm_hdr *hdr(const shm_store *st)
 {
-    return (shm_hdr *)(void *)st->base;
+    return (shm_hdr *)(void *)(st->base + NSSO_SHM_LOCK_AREA);
+}
+
+static pthread_mutex_t *store_mutex_of(const shm_store *st)
+{
+    return (pthread_mutex_t *)(void *)st->base;
 }
 
 static apr_uint32_t *bucket_of(const shm_store *st, apr_uint64_t hash)
@@ -272,6 +297,22 @@ static void index_reset(shm_store *st)
     memset(st->base + st->g.off_buckets, 0xff, st->g.nbuckets * sizeof(apr_uint32_t));
 }
 
+static apr_status_t lock_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+
+    if (rc == 0) {
+        rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+        if (rc == 0)
+            rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+        if (rc == 0)
+            rc = pthread_mutex_init(m, &a);
+        pthread_mutexattr_destroy(&a);
+    }
+    return rc == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(rc);
+}
+
 static apr_status_t segment_format(shm_store *st)
 {
     shm_hdr *h = hdr(st);
@@ -280,6 +321,8 @@ static apr_status_t segment_format(shm_store *st)
     memset(h, 0, sizeof(*h));
     rv = apr_generate_random_bytes(h->sipkey, sizeof(h->sipkey));
     if (rv != APR_SUCCESS)
+        return rv;
+    if ((rv = lock_init(store_mutex_of(st))) != APR_SUCCESS)
         return rv;
     index_reset(st);
     return APR_SUCCESS;
@@ -538,16 +581,67 @@ static apr_status_t entry_insert(shm_store *st, apr_uint32_t i, const char *key,
 
 /* ---- locking ---------------------------------------------------------------- */
 
+static apr_status_t locked_check(const shm_store *st, unsigned char *seen);
+
+/* A process died holding the lock, perhaps halfway through a write: walk the
+ * index and reformat it only if it does not add up. */
+static void owner_died(shm_store *st)
+{
+    unsigned char *seen = calloc(st->g.entries, 1);
+
+    pthread_mutex_consistent(store_mutex_of(st));
+    hdr(st)->lock_recoveries++;
+    if (seen == NULL || locked_check(st, seen) != APR_SUCCESS)
+        index_reset(st);
+    free(seen);
+}
+
+/* The lock is held for a lookup and a copy of one value (a microsecond or
+ * two): a short spin while another core holds it is much cheaper than
+ * sleeping in the kernel and being woken. EBUSY: still held, block. */
+#define LOCK_SPINS 100
+
+static int lock_spin(pthread_mutex_t *m)
+{
+    int i, rc = EBUSY;
+
+    for (i = 0; i < LOCK_SPINS && rc == EBUSY; i++) {
+        rc = pthread_mutex_trylock(m);
+#if defined(__x86_64__) || defined(__i386__)
+        if (rc == EBUSY)
+            __builtin_ia32_pause();
+#endif
+    }
+    return rc;
+}
+
 static apr_status_t store_lock(shm_store *st)
 {
-    return st->mutex ? apr_global_mutex_lock(st->mutex) : APR_SUCCESS;
+    int rc;
+
+    if (st->mutex)
+        return apr_global_mutex_lock(st->mutex);
+    rc = lock_spin(store_mutex_of(st));
+    if (rc == EBUSY)
+        rc = pthread_mutex_lock(store_mutex_of(st));
+    if (rc == EOWNERDEAD) {
+        owner_died(st);
+        rc = 0;
+    }
+    return rc == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(rc);
 }
 
 /* Releases the lock; returns rv unless only the unlock failed. */
 static apr_status_t store_unlock(shm_store *st, apr_status_t rv)
 {
-    apr_status_t urv = st->mutex ? apr_global_mutex_unlock(st->mutex) : APR_SUCCESS;
+    apr_status_t urv;
 
+    if (st->mutex)
+        urv = apr_global_mutex_unlock(st->mutex);
+    else {
+        int rc = pthread_mutex_unlock(store_mutex_of(st));
+        urv = rc == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(rc);
+    }
     return rv == APR_SUCCESS ? urv : rv;
 }
 
@@ -569,18 +663,22 @@ static apr_status_t key_check(const char *key, apr_size_t *klen)
 
 /* ---- operations (called with the lock held) ---------------------------------- */
 
+/* The value is copied into p (its length + 1, NUL-terminated): a request's
+ * pool is its own thread's, so the allocation takes no lock of its own. */
 static apr_status_t locked_get(shm_store *st, const char *key, apr_size_t klen,
-                               char *buf, apr_size_t *len)
+                               apr_uint64_t hash, apr_pool_t *p, char **val,
+                               apr_size_t *len)
 {
     shm_hdr *h = hdr(st);
     apr_uint32_t i;
     shm_slot *sl;
+    char *buf;
     apr_status_t rv;
 
     if (!hdr_sane(st))
         return SHM_CORRUPT;
     h->gets++;
-    rv = lookup(st, key, klen, key_hash(st, key, klen), apr_time_now(), &i);
+    rv = lookup(st, key, klen, hash, apr_time_now(), &i);
     if (rv != APR_SUCCESS)
         return rv;
     sl = slot(st, i);
@@ -589,8 +687,10 @@ static apr_status_t locked_get(shm_store *st, const char *key, apr_size_t klen,
     if ((rv = lru_touch(st, i)) != APR_SUCCESS)
         return rv;
     h->hits++;
+    buf = apr_palloc(p, sl->vlen + 1);
     memcpy(buf, slot_value(sl), sl->vlen);
     buf[sl->vlen] = '\0';
+    *val = buf;
     *len = sl->vlen;
     return APR_SUCCESS;
 }
@@ -670,6 +770,7 @@ static apr_status_t locked_stats(shm_store *st, nsso_store_stats_t *out)
     out->expired = h->expired;
     out->evicted = h->evicted;
     out->too_large = h->too_large;
+    out->lock_recoveries = h->lock_recoveries;
     return APR_SUCCESS;
 }
 
@@ -770,17 +871,16 @@ static apr_status_t shm_get(nsso_store *s, apr_pool_t *p, const char *key,
 {
     shm_store *st = s->impl;
     apr_size_t klen, vlen = 0;
-    char *buf;
+    apr_uint64_t hash;
+    char *buf = NULL;
     apr_status_t rv;
 
     if (p == NULL || val == NULL || key_check(key, &klen) != APR_SUCCESS)
         return APR_EINVAL;
-    /* Allocated before locking: no allocator call inside the critical
-     * section; costs at most slot_size bytes of the caller's pool. */
-    buf = apr_palloc(p, st->g.slot_size + 1);
+    hash = key_hash(st, key, klen); /* outside the lock: the key is ours */
     if ((rv = store_lock(st)) != APR_SUCCESS)
         return rv;
-    rv = store_finish(st, locked_get(st, key, klen, buf, &vlen));
+    rv = store_finish(st, locked_get(st, key, klen, hash, p, &buf, &vlen));
     if (rv != APR_SUCCESS)
         return rv;
     *val = buf;

@@ -1,6 +1,6 @@
 /* store_shm.h - the embedded session store: fixed-size slots in one shared
- * memory segment, shared by every child process, guarded by one global
- * mutex. A keyed hash (SipHash-2-4, key random per segment) indexes the
+ * memory segment, shared by every child process, guarded by one robust
+ * lock. A keyed hash (SipHash-2-4, key random per segment) indexes the
  * slots so crafted keys cannot flood one bucket; expired entries are reused
  * first, then the least recently used live entry is evicted.
  *
@@ -13,6 +13,10 @@
 #include <apr_global_mutex.h>
 #include "store.h"
 
+/* Bytes at the start of the segment that hold the store's lock (the rest
+ * is the header and the index). */
+#define NSSO_SHM_LOCK_AREA 64
+
 /* Geometry limits: slot links inside the segment are 32-bit indices. */
 #define NSSO_SHM_MAX_ENTRIES   ((apr_size_t)1 << 24)
 #define NSSO_SHM_MAX_SLOT_SIZE ((apr_size_t)1 << 24)
@@ -24,8 +28,10 @@ apr_size_t nsso_shm_store_size(apr_size_t entries, apr_size_t slot_size);
 /* Bind a store to memory at base (size bytes, from nsso_shm_store_size).
  * init = 1 formats the segment (new random hash key); init = 0 checks the
  * header and returns APR_EMISMATCH if it was formatted for another geometry
- * (caller then creates a new segment). mutex may be NULL only in
- * single-process tests. The nsso_store is allocated from p. */
+ * (caller then creates a new segment). mutex NULL (what httpd uses): the
+ * store's own robust, process-shared lock in the segment, formatted with it;
+ * otherwise every operation takes that global mutex instead. The nsso_store
+ * is allocated from p. */
 apr_status_t nsso_shm_store_attach(apr_pool_t *p, void *base, apr_size_t size,
                                    apr_size_t entries, apr_size_t slot_size,
                                    apr_global_mutex_t *mutex, int init,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -635,7 +636,7 @@ static void test_corrupt_header(void **state)
 
     (void)state;
     put(fx, "k", "v");
-    fx->mem[0] ^= 0x40;                         /* magic */
+    fx->mem[NSSO_SHM_LOCK_AREA] ^= 0x40;       /* magic */
     assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
                      APR_EMISMATCH);
     /* a bound store notices, reports it once and starts afresh */
@@ -646,7 +647,7 @@ static void test_corrupt_header(void **state)
     expect_consistent(fx);
     assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
                      APR_SUCCESS);
-    fx->mem[4] ^= 0x01;                         /* version */
+    fx->mem[NSSO_SHM_LOCK_AREA + 4] ^= 0x01;   /* version */
     assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
                      APR_EMISMATCH);
     fx_free(fx);
@@ -729,7 +730,10 @@ static void test_fuzz_corruption(void **state)
         assert_int_equal(apr_pool_create(&tmp, fx->pool), APR_SUCCESS);
         fuzz_ops(fx, &rng, tmp);
         for (i = 0; i < 6; i++) {
-            apr_size_t off = rng_next(&rng) % (fx->size - 4);
+            /* the index, not the lock (a lock scribbled over is not
+             * something any store survives) */
+            apr_size_t off = NSSO_SHM_LOCK_AREA
+                             + rng_next(&rng) % (fx->size - NSSO_SHM_LOCK_AREA - 4);
 
             if (round % 2)
                 fx->mem[off] = (unsigned char)rng_next(&rng);
@@ -857,7 +861,8 @@ static void mp_one_op(nsso_store *s, apr_pool_t *p, unsigned child, unsigned seq
 }
 
 /* Runs in a forked child; never returns. Like an httpd child: re-initialise
- * the inherited mutex, then bind a store to the inherited segment. */
+ * the inherited mutex (if any: NULL is the store's own lock), then bind a
+ * store to the inherited segment. */
 static void mp_child(void *base, apr_size_t size, apr_global_mutex_t *mutex,
                      const char *lockname, unsigned child, mp_board *board)
 {
@@ -870,7 +875,7 @@ static void mp_child(void *base, apr_size_t size, apr_global_mutex_t *mutex,
 
     if (apr_pool_create(&p, NULL) != APR_SUCCESS)
         _exit(3);
-    if (apr_global_mutex_child_init(&mutex, lockname, p) == APR_SUCCESS
+    if ((!mutex || apr_global_mutex_child_init(&mutex, lockname, p) == APR_SUCCESS)
         && nsso_shm_store_attach(p, base, size, MP_ENTRIES, MP_SLOT, mutex, 0, &s)
            == APR_SUCCESS
         && apr_pool_create(&iter, p) == APR_SUCCESS) {
@@ -929,11 +934,13 @@ static void mp_check_parent(nsso_store *s, apr_pool_t *p, const mp_counts *kids)
     assert_int_equal(present, st.live);
 }
 
-static void test_multiprocess(void **state)
+/* Several processes at once, under a global mutex (use_global) or under the
+ * store's own lock in the segment (what httpd uses). */
+static void mp_run(int use_global)
 {
     apr_pool_t *p;
     apr_shm_t *shm;
-    apr_global_mutex_t *mutex;
+    apr_global_mutex_t *mutex = NULL;
     nsso_store *s;
     const char *tmpdir, *lockname;
     apr_size_t size = nsso_shm_store_size(MP_ENTRIES, MP_SLOT);
@@ -943,13 +950,13 @@ static void test_multiprocess(void **state)
     pid_t pids[MP_CHILDREN];
     int i;
 
-    (void)state;
     assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
     assert_int_equal(apr_temp_dir_get(&tmpdir, p), APR_SUCCESS);
     lockname = apr_psprintf(p, "%s/nsso_test_store.%ld.lock", tmpdir, (long)getpid());
     assert_int_equal(apr_shm_create(&shm, cnt_off + sizeof(mp_board), NULL, p), APR_SUCCESS);
-    assert_int_equal(apr_global_mutex_create(&mutex, lockname, APR_LOCK_DEFAULT, p),
-                     APR_SUCCESS);
+    if (use_global)
+        assert_int_equal(apr_global_mutex_create(&mutex, lockname, APR_LOCK_DEFAULT, p),
+                         APR_SUCCESS);
     base = apr_shm_baseaddr_get(shm);
     board = (mp_board *)(void *)(base + cnt_off);
     memset(board, 0, sizeof(*board));
@@ -971,8 +978,76 @@ static void test_multiprocess(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     mp_check_parent(s, p, board->kids);
-    assert_int_equal(apr_global_mutex_destroy(mutex), APR_SUCCESS);
-    (void)apr_file_remove(lockname, p);
+    if (use_global) {
+        assert_int_equal(apr_global_mutex_destroy(mutex), APR_SUCCESS);
+        (void)apr_file_remove(lockname, p);
+    }
+    apr_pool_destroy(p);
+}
+
+static void test_multiprocess(void **state)
+{
+    (void)state;
+    mp_run(0);
+}
+
+static void test_multiprocess_global_mutex(void **state)
+{
+    (void)state;
+    mp_run(1);
+}
+
+/* A child killed (SIGKILL) at a random moment of a loop of sets, often while
+ * it holds the store's lock: the parent's next operation must not hang, the
+ * index must check out, and the store must keep working. */
+#define DEATHS 40
+
+static void test_lock_owner_dies(void **state)
+{
+    apr_pool_t *p;
+    apr_shm_t *shm;
+    nsso_store *s;
+    nsso_store_stats_t st;
+    apr_size_t size = nsso_shm_store_size(64, 256);
+    char *val;
+    apr_size_t len;
+    int i;
+
+    (void)state;
+    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
+    assert_int_equal(apr_shm_create(&shm, size, NULL, p), APR_SUCCESS);
+    assert_int_equal(nsso_shm_store_attach(p, apr_shm_baseaddr_get(shm), size, 64, 256,
+                                           NULL, 1, &s), APR_SUCCESS);
+    alarm(60); /* a lock left held would hang here: fail instead */
+    for (i = 0; i < DEATHS; i++) {
+        pid_t pid;
+        int status = 0;
+
+        fflush(NULL);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            unsigned n = 0;
+            char key[16];
+            for (;;) {
+                apr_snprintf(key, sizeof(key), "k%u", n++ % 200);
+                (void)nsso_store_set(s, key, "value", 5, far_future(), NULL);
+            }
+        }
+        apr_sleep(500 + (apr_interval_time_t)(i % 7) * 300);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(nsso_store_set(s, "after", "v", 1, far_future(), NULL),
+                         APR_SUCCESS);
+        assert_int_equal(nsso_store_get(s, p, "after", &val, &len), APR_SUCCESS);
+        assert_int_equal(nsso_shm_store_check(s, 0), APR_SUCCESS);
+    }
+    alarm(0);
+    assert_int_equal(nsso_store_stats(s, &st), APR_SUCCESS);
+    /* the loop holds the lock most of the time: some deaths were inside it */
+    assert_true(st.lock_recoveries > 0);
+    assert_true(st.lock_recoveries <= DEATHS);
     apr_pool_destroy(p);
 }
 
@@ -1004,6 +1079,8 @@ int main(void)
         cmocka_unit_test(test_fuzz_corruption),
         cmocka_unit_test(test_check_rejects_foreign_store),
         cmocka_unit_test(test_multiprocess),
+        cmocka_unit_test(test_multiprocess_global_mutex),
+        cmocka_unit_test(test_lock_owner_dies),
     };
     int rc;
 

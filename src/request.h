@@ -1,0 +1,48 @@
+/* request.h - what the module remembers about one request between its
+ * hooks (post_read_request, check_authn, fixups): one struct in
+ * r->request_config, made on first use. Cheaper than pool userdata (which
+ * makes a hash table per request) and it lets each hook reuse what an
+ * earlier one parsed: the Cookie header, the session record, the identity
+ * values. Sub-requests and internal redirects get their own. */
+#ifndef NSSO_REQUEST_H
+#define NSSO_REQUEST_H
+
+#include "nsso.h"
+#include "session.h"
+
+/* The identity values expose.c publishes (NOMIS_SSO_* / X-Nomis-*). */
+#define NSSO_IDENTITY_FIELDS 8
+
+typedef struct {
+    /* the Cookie header as last parsed, and its cookies */
+    const char *cookie_header;
+    const apr_array_header_t *cookies;
+    int cookies_parsed;
+
+    /* the early look (post_read_request): the session it read, handed once
+     * to check_authn so the record is read and parsed once per request */
+    const char *peek_id;
+    nsso_session_t *peek_session;
+    int early;          /* it found a live session and set the variables */
+    const nsso_session_t *early_for;    /* ... of this session */
+    apr_int64_t early_expires;          /* ... and token expiry */
+
+    /* the identity values, made clean for headers once per session */
+    const nsso_session_t *identity_for;
+    apr_int64_t identity_expires;
+    const char *identity[NSSO_IDENTITY_FIELDS];
+    int exposed;        /* published for this request */
+
+    /* what check_authn decided */
+    const nsso_session_t *session;
+    const char *session_id;
+} nsso_req;
+
+/* This request's state (made zeroed on first use). */
+nsso_req *nsso_req_of(request_rec *r);
+
+/* The request's cookies, parsed once per request (again only when another
+ * module has replaced the Cookie header since). Never NULL. */
+const apr_array_header_t *nsso_req_cookies(request_rec *r);
+
+#endif
