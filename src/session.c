@@ -9,7 +9,11 @@
 #include <apr_lib.h>
 #include <string.h>
 
-#define SESSION_VERSION 2
+/* Version 3 ends each string with a NUL so a parse can point into the record
+ * instead of copying; version 2 (the same without them) is still read, from
+ * stores written before an upgrade. */
+#define SESSION_VERSION 3
+#define SESSION_VERSION_UNTERMINATED 2
 
 #define MAX_USER_LEN 256
 
@@ -78,9 +82,10 @@ nsso_session_t *nsso_session_from_claims(apr_pool_t *p, const nsso_claims_t *cla
  * A compact binary layout, read on every request (parsing JSON here cost
  * more than everything else the module does per request): a version byte,
  * then each field in a fixed order. Strings are a 32-bit little-endian
- * length (0xffffffff for none) and their bytes; integers are 64-bit
- * little-endian; lists are a 32-bit count and that many strings. Parsing
- * checks every length against what is left and accepts only an exact fit. */
+ * length (0xffffffff for none), their bytes and a NUL (not counted in the
+ * length); integers are 64-bit little-endian; lists are a 32-bit count and
+ * that many strings. Parsing checks every length against what is left and
+ * accepts only an exact fit. */
 
 #define NO_STRING 0xffffffffu
 
@@ -131,8 +136,10 @@ static void w_str(writer *w, const char *v)
         w_u32(w, NO_STRING);
         return;
     }
-    w_u32(w, (apr_uint32_t)strlen(v));
-    w_bytes(w, v, strlen(v));
+    apr_size_t n = strlen(v);
+
+    w_u32(w, (apr_uint32_t)n);
+    w_bytes(w, v, n + 1);
 }
 
 static void w_list(writer *w, const apr_array_header_t *a)
@@ -175,6 +182,7 @@ apr_status_t nsso_session_serialize(apr_pool_t *p, const nsso_session_t *s,
 typedef struct {
     const unsigned char *at, *end;
     apr_pool_t *p;
+    int terminated; /* version 3: strings end with a NUL */
     int bad;
 } reader;
 
@@ -214,6 +222,18 @@ static const char *r_str(reader *r)
 
     if (r->bad || n == NO_STRING)
         return NULL;
+    if (r->terminated) {
+        /* n + 1 bytes, the last a NUL and no NUL before it: the string can
+         * be used where it lies */
+        if ((apr_size_t)(r->end - r->at) <= n || r->at[n] != '\0'
+            || strlen((const char *)r->at) != n) {
+            r->bad = 1;
+            return NULL;
+        }
+        v = (const char *)r->at;
+        r->at += n + 1;
+        return v;
+    }
     if ((apr_size_t)(r->end - r->at) < n || memchr(r->at, '\0', n)) {
         r->bad = 1;
         return NULL;
@@ -247,15 +267,18 @@ static apr_array_header_t *r_list(reader *r)
 apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
                                 nsso_session_t **out, const char **err)
 {
-    reader rd = { (const unsigned char *)data, (const unsigned char *)data + len, p, 0 };
-    nsso_session_t *s = apr_pcalloc(p, sizeof(*s));
+    reader rd = { (const unsigned char *)data, (const unsigned char *)data + len, p, 1, 0 };
+    nsso_session_t *s;
     apr_uint32_t cc;
 
-    if (!data || len < 1 || rd.at[0] != SESSION_VERSION) {
+    if (!data || len < 1
+        || (rd.at[0] != SESSION_VERSION && rd.at[0] != SESSION_VERSION_UNTERMINATED)) {
         *err = "session record of an unknown version";
         return APR_EGENERAL;
     }
+    rd.terminated = rd.at[0] == SESSION_VERSION;
     rd.at++;
+    s = apr_pcalloc(p, sizeof(*s));
     s->user = r_str(&rd);
     s->name = r_str(&rd);
     s->auth_source = r_str(&rd);
@@ -283,6 +306,11 @@ apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
 
 /* ---- ids ------------------------------------------------------------------ */
 
+/* base64url's alphabet (the id is checked on every request) */
+static const unsigned char b64url_char[256] = {
+    ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['_'] = 1,
+};
+
 int nsso_session_id_ok(const char *id)
 {
     int i;
@@ -290,7 +318,7 @@ int nsso_session_id_ok(const char *id)
     if (!id)
         return 0;
     for (i = 0; i < NSSO_SESSION_ID_LEN; i++)
-        if (!(apr_isalnum(id[i]) || id[i] == '-' || id[i] == '_'))
+        if (!b64url_char[(unsigned char)id[i]])
             return 0;
     return id[NSSO_SESSION_ID_LEN] == '\0';
 }

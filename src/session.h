@@ -48,7 +48,8 @@ nsso_session_t *nsso_session_from_claims(apr_pool_t *p,
 apr_status_t nsso_session_serialize(apr_pool_t *p, const nsso_session_t *s,
                                     char **data, apr_size_t *len);
 /* Strict parse: another version, a truncated or over-long record, a string
- * with a NUL, no user or no access token fail. */
+ * with a NUL, no user or no access token fail. The strings of *out may
+ * point into data (no copy), so data must live as long as *out. */
 apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
                                 nsso_session_t **out, const char **err);
 

@@ -324,6 +324,9 @@ static void session_seeds(void)
     bad = apr_pmemdup(pool, rec, len);
     bad[5 + 2] = '\0';                       /* NUL inside the user name */
     put("session", "nul-in-user", bad, len);
+    bad = apr_pmemdup(pool, rec, len);
+    bad[5 + 9] = 'x';                         /* the user name's terminator */
+    put("session", "unterminated", bad, len);
 
     /* the bearer cache keeps what the token says, not the token */
     v = apr_pmemdup(pool, &s, sizeof(s));

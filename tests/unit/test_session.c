@@ -163,6 +163,11 @@ static void test_parse_rejects(void **state)
     memcpy(bad, good, len);
     bad[5] = '\0';
     assert_false(parses(bad, len));
+    /* a string without its terminating NUL (the user's, 9 bytes at 5) */
+    memcpy(bad, good, len);
+    assert_int_equal(bad[5 + 9], '\0');
+    bad[5 + 9] = 'x';
+    assert_false(parses(bad, len));
     /* garbage */
     assert_false(parses("", 0));
     assert_false(parses(NULL, 0));
@@ -177,10 +182,49 @@ static void test_parse_rejects(void **state)
     assert_false(parses(good, len));
 }
 
+/* A version 2 record (strings without a NUL after them), as a store filled
+ * before an upgrade holds, still parses, to copies. */
+static void test_reads_version_2(void **state)
+{
+    static const char rec[] =
+        "\x02"
+        "\x01\x00\x00\x00U"                  /* user */
+        "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" /* name, source, client_id */
+        "\xff\xff\xff\xff\xff\xff\xff\xff" /* user_id, jti */
+        "\x03\x00\x00\x00LEI"                /* caseload */
+        "\x01\x00\x00\x00" "\x0d\x00\x00\x00ROLE_POM_USER" /* roles */
+        "\x00\x00\x00\x00"                   /* scope */
+        "\x02\x00\x00\x00" "AT"             /* access token */
+        "\xff\xff\xff\xff"                   /* refresh token */
+        "\x00\x94\x35\x77\x00\x00\x00\x00" /* expires 2000000000 */
+        "\x00\xf1\x53\x65\x00\x00\x00\x00" /* created 1700000000 */
+        "\x00\xf1\x53\x65\x00\x00\x00\x00" /* last_access */
+        "\x00\xf1\x53\x65\x00\x00\x00\x00" /* verified_at */
+        "\x00\x00\x00\x00";                  /* not client credentials */
+    nsso_session_t *s;
+    const char *err = NULL;
+
+    assert_int_equal(nsso_session_parse(pool, rec, sizeof(rec) - 1, &s, &err), APR_SUCCESS);
+    assert_string_equal(s->user, "U");
+    assert_string_equal(s->caseload, "LEI");
+    assert_string_equal(APR_ARRAY_IDX(s->roles, 0, const char *), "ROLE_POM_USER");
+    assert_string_equal(s->access_token, "AT");
+    assert_null(s->refresh_token);
+    assert_int_equal(s->expires, 2000000000);
+    assert_int_equal(s->created, 1700000000);
+    /* a NUL inside one of its strings is still refused */
+    {
+        char bad[sizeof(rec)];
+        memcpy(bad, rec, sizeof(rec));
+        bad[5] = '\0';
+        assert_false(parses(bad, sizeof(rec) - 1));
+    }
+}
+
 static void test_list_count_cannot_lie(void **state)
 {
     nsso_session_t s;
-    apr_size_t len, at = 1 + (4 + 1) + 6 * 4; /* version, "U", six absent strings */
+    apr_size_t len, at = 1 + (4 + 1 + 1) + 6 * 4; /* version, "U\0", six absent strings */
     char *data;
 
     memset(&s, 0, sizeof(s));
@@ -223,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_user_falls_back_to_client_then_sub_and_none_fails),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_parse_rejects),
+        cmocka_unit_test(test_reads_version_2),
         cmocka_unit_test(test_list_count_cannot_lie),
         cmocka_unit_test(test_ids),
     };
