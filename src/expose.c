@@ -17,6 +17,7 @@
 #include "handlers.h"
 #include "identity.h"
 #include "lifecycle.h"
+#include "request.h"
 #include "runtime.h"
 
 #include <http_core.h>
@@ -48,10 +49,6 @@ static int strip_one(void *rv, const char *key, const char *value)
     return 1;
 }
 
-#define EARLY_NOTE "nomis-sso-early"
-#define EXPOSED_NOTE "nomis-sso-exposed"
-#define EARLY_SESSION_KEY "mod_nomis_sso:early-session"
-
 static void strip_identity_headers(request_rec *r)
 {
     apr_array_header_t *names;
@@ -67,47 +64,62 @@ static void strip_identity_headers(request_rec *r)
     }
 }
 
-static void set_env_only(request_rec *r, const nsso_session_t *s);
-
-/* Which session (and token) the early look published, so check_authn need
- * not publish the same values again. A refresh replaces the token (and its
- * exp) in place, which the expiry comparison catches. */
-typedef struct {
-    const nsso_session_t *s;
-    apr_int64_t expires;
-} early_mark_t;
-
-static void early_mark(request_rec *r, const nsso_session_t *s)
+/* The identity values of s, clean for a header (no control character), made
+ * once per session and token: the early look and check_authn publish the
+ * same ones. A refresh replaces the token (and its exp) in place, which the
+ * expiry comparison catches. NULL entries are values s does not have. */
+static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
 {
-    early_mark_t *m = apr_palloc(r->pool, sizeof(*m));
+    nsso_req *q = nsso_req_of(r);
+    const char **v = q->identity;
 
-    m->s = s;
-    m->expires = s->expires;
-    apr_pool_userdata_setn(m, EARLY_SESSION_KEY, NULL, r->pool);
+    if (q->identity_for == s && q->identity_expires == s->expires)
+        return v;
+    v[F_USER] = nsso_header_safe(r->pool, s->user);
+    v[F_NAME] = s->name ? nsso_header_safe(r->pool, s->name) : NULL;
+    v[F_SOURCE] = s->auth_source ? nsso_header_safe(r->pool, s->auth_source) : NULL;
+    v[F_ROLES] = nsso_roles_join(r->pool, s->roles); /* drops unsafe roles */
+    v[F_CASELOAD] = s->caseload ? nsso_header_safe(r->pool, s->caseload) : NULL;
+    v[F_USER_ID] = s->user_id ? nsso_header_safe(r->pool, s->user_id) : NULL;
+    v[F_EXPIRES] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires);
+    v[F_CLIENT] = s->client_credentials ? "1" : NULL;
+    q->identity_for = s;
+    q->identity_expires = s->expires;
+    return v;
 }
 
-static int early_published(request_rec *r, const nsso_session_t *s)
+/* The early variables. As the request is read nothing has set any
+ * variable yet, so they are appended (setn compares each new NOMIS_SSO_*
+ * name with every one already there). */
+static void set_env_only(request_rec *r, const nsso_session_t *s)
 {
-    void *v = NULL;
-    const early_mark_t *m;
+    const char *const *v = identity_of(r, s);
+    int fresh = apr_is_empty_table(r->subprocess_env), f;
 
-    apr_pool_userdata_get(&v, EARLY_SESSION_KEY, r->pool);
-    m = v;
-    return m && m->s == s && m->expires == s->expires;
+    for (f = 0; f < F_COUNT; f++)
+        if (v[f] && fresh)
+            apr_table_addn(r->subprocess_env, fields[f].env, v[f]);
+        else if (v[f])
+            apr_table_setn(r->subprocess_env, fields[f].env, v[f]);
+        else if (!fresh)
+            apr_table_unset(r->subprocess_env, fields[f].env);
 }
 
 int nsso_expose_early(request_rec *r)
 {
     nsso_srv_conf *c = nsso_srv(r->server);
     const nsso_session_t *s;
+    nsso_req *q;
 
     if (!c->auth_url)
         return DECLINED;
     strip_identity_headers(r);
     if (!nsso_runtime_ready(c) || !(s = nsso_session_peek(r, c)))
         return DECLINED;
-    apr_table_setn(r->notes, EARLY_NOTE, "1");
-    early_mark(r, s);
+    q = nsso_req_of(r);
+    q->early = 1;
+    q->early_for = s;
+    q->early_expires = s->expires;
     set_env_only(r, s);
     return DECLINED;
 }
@@ -115,9 +127,12 @@ int nsso_expose_early(request_rec *r)
 int nsso_expose_force_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r);
+    const nsso_req *q;
 
-    return type && !strcasecmp(type, NSSO_AUTH_TYPE)
-           && apr_table_get(r->notes, EARLY_NOTE) ? OK : DECLINED;
+    if (!type || strcasecmp(type, NSSO_AUTH_TYPE))
+        return DECLINED;
+    q = ap_get_module_config(r->request_config, &nomis_sso_module);
+    return q && q->early ? OK : DECLINED;
 }
 
 /* PASS_FRESH_HEADERS: the request's own X-Nomis-* headers were all removed
@@ -128,32 +143,18 @@ static void set_field(request_rec *r, int pass, int f, const char *v)
 {
     if (pass & NSSO_PASS_ENV) {
         if (v)
-            apr_table_setn(r->subprocess_env, fields[f].env, nsso_header_safe(r->pool, v));
+            apr_table_setn(r->subprocess_env, fields[f].env, v);
         else
             apr_table_unset(r->subprocess_env, fields[f].env);
     }
     if (pass & NSSO_PASS_HEADERS) {
         if (v && (pass & PASS_FRESH_HEADERS))
-            apr_table_addn(r->headers_in, fields[f].header, nsso_header_safe(r->pool, v));
+            apr_table_addn(r->headers_in, fields[f].header, v);
         else if (v)
-            apr_table_setn(r->headers_in, fields[f].header, nsso_header_safe(r->pool, v));
+            apr_table_setn(r->headers_in, fields[f].header, v);
         else if (!(pass & PASS_FRESH_HEADERS))
             apr_table_unset(r->headers_in, fields[f].header);
     }
-}
-
-static void unset_env(request_rec *r);
-
-static void set_env_only(request_rec *r, const nsso_session_t *s)
-{
-    set_field(r, NSSO_PASS_ENV, F_USER, s->user);
-    set_field(r, NSSO_PASS_ENV, F_NAME, s->name);
-    set_field(r, NSSO_PASS_ENV, F_SOURCE, s->auth_source);
-    set_field(r, NSSO_PASS_ENV, F_ROLES, nsso_roles_join(r->pool, s->roles));
-    set_field(r, NSSO_PASS_ENV, F_CASELOAD, s->caseload);
-    set_field(r, NSSO_PASS_ENV, F_USER_ID, s->user_id);
-    set_field(r, NSSO_PASS_ENV, F_EXPIRES,
-              apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires));
 }
 
 static void unset_env(request_rec *r)
@@ -167,23 +168,22 @@ static void unset_env(request_rec *r)
 void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 {
     const nsso_dir_conf *d = nsso_dir(r);
-    int pass = nsso_conf_pass(d);
+    nsso_req *q = nsso_req_of(r);
+    int pass = nsso_conf_pass(d), f;
+    const char *const *v;
+
     if (!(pass & NSSO_PASS_ENV))
         unset_env(r); /* the early look set them for <If> only */
-    else if (!r->main && !r->prev && early_published(r, s))
+    else if (!r->main && !r->prev && q->early && q->early_for == s
+             && q->early_expires == s->expires)
         pass &= ~NSSO_PASS_ENV; /* already set, by the early look */
-    if (!r->main && !r->prev && !apr_table_get(r->notes, EXPOSED_NOTE))
+    if (!r->main && !r->prev && !q->exposed)
         pass |= PASS_FRESH_HEADERS;
 
-    set_field(r, pass, F_USER, s->user);
-    set_field(r, pass, F_NAME, s->name);
-    set_field(r, pass, F_SOURCE, s->auth_source);
-    set_field(r, pass, F_ROLES, nsso_roles_join(r->pool, s->roles));
-    set_field(r, pass, F_CASELOAD, s->caseload);
-    set_field(r, pass, F_USER_ID, s->user_id);
-    set_field(r, pass, F_EXPIRES, apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires));
-    set_field(r, pass, F_CLIENT, s->client_credentials ? "1" : NULL);
-    apr_table_setn(r->notes, EXPOSED_NOTE, "1");
+    v = identity_of(r, s);
+    for (f = 0; f < F_COUNT; f++)
+        set_field(r, pass, f, v[f]);
+    q->exposed = 1;
     if (d->pass_token != 1)
         return;
     if (nsso_conf_pass(d) & NSSO_PASS_ENV)
@@ -197,9 +197,10 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 
 int nsso_expose_fixups(request_rec *r)
 {
+    const nsso_req *q = ap_get_module_config(r->request_config, &nomis_sso_module);
     const nsso_session_t *s;
 
-    if (apr_table_get(r->notes, EXPOSED_NOTE))
+    if (q && q->exposed)
         return DECLINED; /* done by check_authn for this very request */
     s = nsso_request_session(r);
     if (s && r->user && *r->user)

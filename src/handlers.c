@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "oauth.h"
 #include "redirect.h"
+#include "request.h"
 #include "session.h"
 #include "state.h"
 #include "util.h"
@@ -39,20 +40,14 @@
 #define STATE_COOKIE_INFIX "_st_"
 #define MAX_STATE_LEN 64
 
-typedef struct {
-    const nsso_session_t *session;
-    const char *session_id;
-} nsso_req_ctx;
-
 /* Sub-requests and internal redirects share the session of the request
  * that authenticated. */
 const nsso_session_t *nsso_request_session(const request_rec *r)
 {
     for (; r; r = r->main ? r->main : r->prev) {
-        const nsso_req_ctx *ctx = ap_get_module_config(r->request_config,
-                                                       &nomis_sso_module);
-        if (ctx)
-            return ctx->session;
+        const nsso_req *q = ap_get_module_config(r->request_config, &nomis_sso_module);
+        if (q && q->session)
+            return q->session;
     }
     return NULL;
 }
@@ -222,11 +217,10 @@ static int start_login(request_rec *r, const nsso_srv_conf *c,
 static int authenticated(request_rec *r, const nsso_session_t *s, const char *id,
                          const char *auth_type)
 {
-    nsso_req_ctx *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    nsso_req *q = nsso_req_of(r);
 
-    ctx->session = s;
-    ctx->session_id = id;
-    ap_set_module_config(r->request_config, &nomis_sso_module, ctx);
+    q->session = s;
+    q->session_id = id;
     r->user = apr_pstrdup(r->pool, s->user);
     r->ap_auth_type = (char *)auth_type;
     if (nsso_conf_no_store(nsso_dir(r)))
@@ -247,7 +241,7 @@ static int bearer_authn(request_rec *r, const nsso_srv_conf *c, const char *toke
 static int session_authn(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
-        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+        nsso_req_cookies(r);
     const nsso_session_t *s;
     const char *id = NULL;
     int stale;
@@ -573,7 +567,7 @@ int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *for
 static int handle_callback(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
-        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+        nsso_req_cookies(r);
     const char *state, *code, *error, *form;
     const nsso_state_t *st;
     int rc = OK;
@@ -616,7 +610,7 @@ static int send_json(request_rec *r, int status, json_t *doc)
 static int handle_info(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
-        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+        nsso_req_cookies(r);
     const char *id = NULL;
     int stale, i;
     const nsso_session_t *s = nsso_session_current(r, c, cookies, &id, &stale);
@@ -707,7 +701,7 @@ static int confirm_logout(request_rec *r, const nsso_srv_conf *c, const char *id
 static int handle_logout(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
-        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+        nsso_req_cookies(r);
     const char *id = nsso_cookie_get(cookies, nsso_conf_cookie_name(c), NULL);
     const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
     const char *requested = NULL, *target;

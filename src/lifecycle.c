@@ -12,6 +12,7 @@
  * others go on with the still-valid token, or, if it has already expired,
  * wait briefly for the refreshed session. */
 #include "lifecycle.h"
+#include "request.h"
 #include "runtime.h"
 #include "oauth.h"
 #include "util.h"
@@ -336,50 +337,32 @@ static apr_int64_t write_back_interval(const nsso_srv_conf *c)
     return quarter < LAST_ACCESS_GRANULARITY ? quarter : LAST_ACCESS_GRANULARITY;
 }
 
-/* The session read by the early look, handed once to nsso_session_current
- * so a request parses its session record once, not twice. */
-#define PEEK_KEY "mod_nomis_sso:peek"
-
-typedef struct {
-    const char *id;
-    nsso_session_t *s;
-} peeked;
-
-static void peek_keep(request_rec *r, const char *id, nsso_session_t *s)
-{
-    peeked *pk = apr_palloc(r->pool, sizeof(*pk));
-
-    pk->id = id;
-    pk->s = s;
-    apr_pool_userdata_setn(pk, PEEK_KEY, NULL, r->pool);
-}
-
-/* The early look's session for id (once), else the store's. */
+/* The early look's session for id (handed over once: the session read by
+ * post_read_request is the one check_authn checks, so a request reads and
+ * parses its record once), else the store's. */
 static nsso_session_t *session_first_load(request_rec *r, const char *id)
 {
-    void *v = NULL;
+    nsso_req *q = nsso_req_of(r);
+    nsso_session_t *s = q->peek_session;
 
-    apr_pool_userdata_get(&v, PEEK_KEY, r->pool);
-    if (v) {
-        peeked *pk = v;
-        apr_pool_userdata_setn(NULL, PEEK_KEY, NULL, r->pool);
-        if (pk->s && !strcmp(pk->id, id))
-            return pk->s;
-    }
+    q->peek_session = NULL;
+    if (s && !strcmp(q->peek_id, id))
+        return s;
     return session_load(r, id);
 }
 
 nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
 {
-    const apr_array_header_t *cookies =
-        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
-    const char *id = nsso_cookie_get(cookies, nsso_conf_cookie_name(c), NULL);
+    const char *id = nsso_cookie_get(nsso_req_cookies(r), nsso_conf_cookie_name(c), NULL);
     apr_int64_t now = apr_time_sec(apr_time_now());
+    nsso_req *q;
     nsso_session_t *s;
 
     if (!id || !nsso_session_id_ok(id) || !(s = session_load(r, id)))
         return NULL;
-    peek_keep(r, id, s);
+    q = nsso_req_of(r);
+    q->peek_id = id;
+    q->peek_session = s;
     if (now - s->last_access >= nsso_conf_inactivity(c)
         || now - s->created >= nsso_conf_max_duration(c)
         || (s->expires + nsso_conf_clock_skew(c) <= now && !s->refresh_token))

@@ -12,6 +12,7 @@
  * never logged or stored. */
 #include "password.h"
 #include "handlers.h"
+#include "request.h"
 #include "respond.h"
 #include "runtime.h"
 #include "util.h"
@@ -180,7 +181,7 @@ static int sign_in(request_rec *r, const nsso_srv_conf *c,
 int nsso_password_handle(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
-        nsso_cookie_parse(r->pool, apr_table_get(r->headers_in, "Cookie"));
+        nsso_req_cookies(r);
     const char *state, *why = NULL;
     int dup = 0;
 
