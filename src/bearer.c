@@ -5,46 +5,60 @@
  * exp) and the result kept in the session store under "b:" + base64url of
  * its SHA-256 (never the token itself) until the token expires, so the RSA
  * check runs once per token, not once per request, across all children.
- * Errors follow RFC 6750: 401 with a Bearer challenge naming the error. */
+ * In front of it each child keeps the tokens it saw last (LOCAL_SLOTS, the
+ * whole token compared byte for byte, so an API caller's repeated token costs
+ * neither a digest nor a store lookup). Errors follow RFC 6750: 401 with a
+ * Bearer challenge naming the error. */
 #include "bearer.h"
 #include "lifecycle.h"
 #include "runtime.h"
 #include "util.h"
 
+#include "store_shm.h"
+
 #include <http_core.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_thread_mutex.h>
+#include <stdlib.h>
 
 #define BEARER_KEY_PREFIX "b:"
 
-/* RFC 6750 token68: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" then "=" */
-static int token68_char(char ch)
+/* RFC 6750 token68: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then
+ * "=" (padding) only at the end. */
+static int token68_ok(const char *t, apr_size_t n)
 {
-    unsigned char c = (unsigned char)ch;
+    static const char extra[] = "-._~+/";
+    apr_size_t i = 0;
 
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-           || c == '=';
+    for (; i < n && (apr_isalnum(t[i]) || memchr(extra, t[i], sizeof(extra) - 1)); i++)
+        ;
+    while (i < n && t[i] == '=')
+        i++;
+    return i == n && n > 0 && t[0] != '=';
 }
 
+/* The header's shape only (scheme, one value, size); the characters are
+ * checked by nsso_bearer_authenticate unless the token is one this child
+ * has already accepted. */
 const char *nsso_bearer_token(request_rec *r, int *malformed)
 {
     const char *h = apr_table_get(r->headers_in, "Authorization"), *t, *e;
+    apr_size_t n;
 
     *malformed = 0;
     if (!h || strncasecmp(h, "Bearer", 6) || (h[6] && h[6] != ' '))
         return NULL;
     for (t = h + 6; *t == ' '; t++)
         ;
-    for (e = t; *e && token68_char(*e); e++)
+    n = strcspn(t, " ");
+    for (e = t + n; *e == ' '; e++)
         ;
-    while (*e == ' ')
-        e++;
-    if (!*t || *e || e - t > NSSO_JWT_MAX_LEN) {
+    if (n == 0 || *e || n > NSSO_JWT_MAX_LEN) {
         *malformed = 1;
         return NULL;
     }
-    return apr_pstrndup(r->pool, t, strcspn(t, " "));
+    return t[n] ? apr_pstrmemdup(r->pool, t, n) : t;
 }
 
 int nsso_bearer_challenge(request_rec *r, const char *error, const char *description)
@@ -60,6 +74,134 @@ int nsso_bearer_challenge(request_rec *r, const char *error, const char *descrip
     return HTTP_UNAUTHORIZED;
 }
 
+/* ---- this child's tokens -------------------------------------------------------- */
+
+#define LOCAL_SLOTS 64
+
+typedef struct {
+    char *token;            /* malloc'd; NULL: empty slot */
+    apr_size_t token_len;
+    char *record;           /* malloc'd session record, without the token */
+    apr_size_t record_len;
+    apr_int64_t expires;
+} local_entry;
+
+static struct {
+#if APR_HAS_THREADS
+    apr_thread_mutex_t *mutex;
+#endif
+    int ready;
+    unsigned char key[16];
+    local_entry slot[LOCAL_SLOTS];
+} local;
+
+static void local_clear(local_entry *e)
+{
+    free(e->token);
+    free(e->record);
+    memset(e, 0, sizeof(*e));
+}
+
+static apr_status_t local_cleanup(void *unused)
+{
+    int i;
+
+    (void)unused;
+    for (i = 0; i < LOCAL_SLOTS; i++)
+        local_clear(&local.slot[i]);
+    local.ready = 0;
+    return APR_SUCCESS;
+}
+
+void nsso_bearer_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv = apr_generate_random_bytes(local.key, sizeof(local.key));
+
+#if APR_HAS_THREADS
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_mutex_create(&local.mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
+#endif
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "bearer tokens: no per-process "
+                     "cache (every request uses the session store's)");
+        return;
+    }
+    apr_pool_cleanup_register(pchild, NULL, local_cleanup, apr_pool_cleanup_null);
+    local.ready = 1;
+}
+
+static void local_lock(void)
+{
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(local.mutex);
+#endif
+}
+
+static void local_unlock(void)
+{
+#if APR_HAS_THREADS
+    apr_thread_mutex_unlock(local.mutex);
+#endif
+}
+
+/* A token's slot: its tail (the signature's last bytes) and length, keyed. */
+static local_entry *local_slot(const char *token, apr_size_t n)
+{
+    apr_size_t tail = n < 32 ? n : 32;
+    apr_uint64_t h = nsso_siphash24(local.key, token + n - tail, tail) ^ n;
+
+    return &local.slot[h % LOCAL_SLOTS];
+}
+
+/* The record this child keeps for token (copied into p), or NULL. */
+static char *local_get(apr_pool_t *p, const char *token, apr_size_t n, apr_int64_t now,
+                       apr_size_t *len)
+{
+    local_entry *e;
+    char *rec = NULL;
+
+    if (!local.ready)
+        return NULL;
+    e = local_slot(token, n);
+    local_lock();
+    if (e->token && e->token_len == n && e->expires > now && !memcmp(e->token, token, n)) {
+        rec = apr_pmemdup(p, e->record, e->record_len);
+        *len = e->record_len;
+    }
+    local_unlock();
+    return rec;
+}
+
+static void local_put(const char *token, apr_size_t n, const char *rec, apr_size_t len,
+                      apr_int64_t expires)
+{
+    local_entry *e;
+    char *t, *r;
+
+    if (!local.ready)
+        return;
+    t = malloc(n);
+    r = malloc(len ? len : 1);
+    if (!t || !r) {
+        free(t);
+        free(r);
+        return;
+    }
+    memcpy(t, token, n);
+    memcpy(r, rec, len);
+    e = local_slot(token, n);
+    local_lock();
+    local_clear(e);
+    e->token = t;
+    e->token_len = n;
+    e->record = r;
+    e->record_len = len;
+    e->expires = expires;
+    local_unlock();
+}
+
+/* ---- the shared cache ----------------------------------------------------------- */
+
 static const char *cache_key(apr_pool_t *p, const char *token)
 {
     unsigned char digest[32];
@@ -69,32 +211,47 @@ static const char *cache_key(apr_pool_t *p, const char *token)
                        NULL);
 }
 
-static nsso_session_t *cached(request_rec *r, const char *key, const char *token)
+/* The session a cached record gives token, or NULL (none, unreadable or
+ * expired). */
+static nsso_session_t *from_record(request_rec *r, const char *token, const char *rec,
+                                   apr_size_t len, apr_int64_t now)
 {
     nsso_session_t *s;
     const char *err;
+
+    if (!rec || nsso_session_parse(r->pool, rec, len, &s, &err) != APR_SUCCESS
+        || s->expires <= now)
+        return NULL;
+    s->access_token = token;
+    return s;
+}
+
+static nsso_session_t *cached(request_rec *r, const char *key, const char *token,
+                              apr_int64_t now)
+{
+    nsso_session_t *s;
     char *val;
     apr_size_t len;
 
     if (nsso_store_get(nsso_runtime_store(), r->pool, key, &val, &len) != APR_SUCCESS
-        || nsso_session_parse(r->pool, val, len, &s, &err) != APR_SUCCESS)
+        || !(s = from_record(r, token, val, len, now)))
         return NULL;
-    if (s->expires <= apr_time_sec(apr_time_now()))
-        return NULL;
-    s->access_token = token;
+    local_put(token, strlen(token), val, len, s->expires);
     return s;
 }
 
 static void remember(request_rec *r, const char *key, nsso_session_t *s)
 {
     const char *token = s->access_token;
-    char *json;
+    char *rec;
     apr_size_t len;
 
     s->access_token = ""; /* the cache holds what the token says, not the token */
-    if (nsso_session_serialize(r->pool, s, &json, &len) == APR_SUCCESS)
-        nsso_store_set(nsso_runtime_store(), key, json, len,
-                       apr_time_from_sec(s->expires), NULL);
+    if (nsso_session_serialize(r->pool, s, &rec, &len) == APR_SUCCESS) {
+        nsso_store_set(nsso_runtime_store(), key, rec, len, apr_time_from_sec(s->expires),
+                       NULL);
+        local_put(token, strlen(token), rec, len, s->expires);
+    }
     s->access_token = token;
 }
 
@@ -120,13 +277,25 @@ static const char *describe(nsso_jwt_result_t res)
 int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
                              const char *token, nsso_session_t **out)
 {
-    const char *key = cache_key(r->pool, token), *err = NULL;
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_size_t n = strlen(token), len = 0;
+    const char *key, *err = NULL, *rec;
     nsso_claims_t *claims;
     nsso_session_t *s;
     int fetch_failed = 0;
     nsso_jwt_result_t res = NSSO_JWT_MALFORMED;
 
-    if ((s = cached(r, key, token)) != NULL) {
+    /* a token this child accepted is the same bytes: well-formed, valid */
+    rec = local_get(r->pool, token, n, now, &len);
+    if (rec && (s = from_record(r, token, rec, len, now)) != NULL) {
+        *out = s;
+        return OK;
+    }
+    if (!token68_ok(token, n))
+        return nsso_bearer_challenge(r, "invalid_request",
+                                     "The Authorization header is malformed");
+    key = cache_key(r->pool, token);
+    if ((s = cached(r, key, token, now)) != NULL) {
         *out = s;
         return OK;
     }
@@ -140,7 +309,7 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token refused: %s", err);
         return nsso_bearer_challenge(r, "invalid_token", describe(res));
     }
-    s = nsso_session_from_claims(r->pool, claims, token, NULL, apr_time_sec(apr_time_now()));
+    s = nsso_session_from_claims(r->pool, claims, token, NULL, now);
     if (!s) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token refused: names no user "
                       "or client");
