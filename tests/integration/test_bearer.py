@@ -67,15 +67,15 @@ def make_httpd(auth, mpm="event"):
     return h
 
 
-def call(h, path, token=None, authorization=None, headers=None, cookies=None):
+def call(h, path, token=None, authorization=None, headers=None, cookies=None, session=None):
     hdrs = dict(XHR)
     if token is not None:
         hdrs["Authorization"] = "Bearer " + token
     if authorization is not None:
         hdrs["Authorization"] = authorization
     hdrs.update(headers or {})
-    return requests.get(h.url(path), headers=hdrs, cookies=cookies, allow_redirects=False,
-                        timeout=15)
+    return (session or requests).get(h.url(path), headers=hdrs, cookies=cookies,
+                                     allow_redirects=False, timeout=15)
 
 
 CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z_]+)="((?:[^"\\]|\\.)*)"\s*(?:,|$)')
@@ -415,6 +415,29 @@ def test_cached_token_stops_at_exp(h, auth):
     assert_challenge(h, call(h, API, m["access_token"]), "invalid_token")
     # and a fresh token for the same user still works
     assert_served(h, call(h, API, auth.mint(username="ALLOC_SPO")["access_token"]), "ALLOC_SPO")
+
+
+def test_forgery_of_a_cached_token_refused(h, auth):
+    """Each child keeps the tokens it accepted, indexed by length and the
+    signature's tail: a forgery with the same length and signature lands in
+    the same slot while the real token is cached there (one keep-alive
+    connection, so one child), and is still refused."""
+    tok = auth.mint(username="ALLOC_POM")["access_token"]
+    head, payload, sig = tok.split(".")
+    claims = unb64url(payload)
+    assert b'"ALLOC_POM"' in claims
+    forged = ".".join([head, b64url(claims.replace(b'"ALLOC_POM"', b'"ALLOC_SPO"')), sig])
+    assert len(forged) == len(tok) and forged != tok
+    s = requests.Session()
+    for _ in range(3):
+        assert_served(h, call(h, API, tok, session=s), "ALLOC_POM")
+        assert_challenge(h, call(h, API, forged, session=s), "invalid_token")
+    # and many tokens (more than the 64 slots) are each served as their own
+    toks = [(u, auth.mint(username=u)["access_token"])
+            for u in ("ALLOC_SPO", "ALLOC_POM", "ALLOC_ADMIN", "DELIUS_SPO") * 20]
+    for _ in range(2):
+        for user, t in toks:
+            assert_served(h, call(h, API, t, session=s), user)
 
 
 def test_token_cache_shared_across_children(auth, request):
