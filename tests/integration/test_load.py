@@ -5,9 +5,8 @@
   response must be a 200 (no 302 back to sign-in, no 4xx/5xx; counted by a
   wrk Lua script as well as wrk's "Non-2xx or 3xx" line) and the session is
   still valid afterwards. Run once without keep-alive (zero socket errors
-  too) and once with keep-alive for half as long (see the test). The issue
-  asks for 60 s; the CI budget runs 20 s. NSSO_LOAD_SECONDS=60 runs the
-  full length.
+  too) for the issue's 60 s, and once with keep-alive for half as long (see
+  the test). NSSO_LOAD_SECONDS=N shortens it for a quick local run.
 
 * Memory: a single prefork child (MaxRequestWorkers 1) serves a mix of
   session requests, valid bearer tokens (cached verification), expired and
@@ -16,10 +15,9 @@
   start a sign-in (state JWE) and broken callbacks, while sign-ins run beside
   it (curl token exchange and caseload lookup). Its anonymous memory
   (RssAnon: the shared session store's pages are excluded) is sampled after
-  a warm-up and at the end; growth must stay under 2 MB. The default run
-  aims at 100 000 requests (stopping after 40 s on a busy machine, with at
-  least 20 000 done); NSSO_MEMORY_REQUESTS=1000000 runs the issue's million
-  with no time cap.
+  a warm-up and after the issue's million requests (wrk runs again until
+  the count is reached); growth must stay under 2 MB.
+  NSSO_MEMORY_REQUESTS=N asks for fewer for a quick local run.
 
 Needs wrk (apt-get install wrk); skipped without it.
 """
@@ -38,10 +36,8 @@ import harness as H
 from conftest import _track
 
 WRK = shutil.which("wrk")
-LOAD_SECONDS = int(os.environ.get("NSSO_LOAD_SECONDS") or 20)  # the issue's full run: 60
-MEMORY_FULL = bool(os.environ.get("NSSO_MEMORY_REQUESTS"))
-MEMORY_REQUESTS = int(os.environ.get("NSSO_MEMORY_REQUESTS") or 100000)  # full: 1000000
-MEMORY_CAP = 40  # seconds, for the default run only
+LOAD_SECONDS = int(os.environ.get("NSSO_LOAD_SECONDS") or 60)
+MEMORY_REQUESTS = int(os.environ.get("NSSO_MEMORY_REQUESTS") or 1000000)
 RSS_GROWTH_LIMIT_KB = 2048
 CRASH_MARKS = ("Segmentation fault", "exit signal", "AH00052", "double free",
                "AddressSanitizer", "core dumped")
@@ -138,6 +134,17 @@ class WrkResult:
     def count(self, lo, hi):
         return sum(n for c, n in self.statuses.items() if lo <= c < hi)
 
+    def add(self, other):
+        """Fold another run into this one (counts add up, rate is the last)."""
+        for c, n in other.statuses.items():
+            self.statuses[c] = self.statuses.get(c, 0) + n
+        for k, n in other.errors.items():
+            self.errors[k] += n
+        self.non_2xx_3xx += other.non_2xx_3xx
+        self.total += other.total
+        self.rate = other.rate
+        self.out += other.out
+
 
 def run_wrk(h, url, seconds, threads=2, connections=64, headers=(), reqs=None,
             timeout="5s"):
@@ -225,7 +232,10 @@ def test_graceful_restarts_under_load(devauth, request, keepalive):
     assert res.non_2xx_3xx == 0, res.out
     errors = dict(res.errors)
     if keepalive:
-        assert errors.pop("read") <= 64 * 3, res.out
+        # about one reset per connection and restart; a connection that
+        # reconnects to another child of the old generation just before it
+        # closes too can be reset twice
+        assert errors.pop("read") <= 2 * 64 * 3, res.out
     assert sum(errors.values()) == 0, "socket errors during graceful restarts: %r\n%s" % (
         res.errors, res.out)
     # the session survived: the same cookie, on the newest generation
@@ -329,23 +339,31 @@ def test_child_memory_flat(one_child, devauth):
     pid = child_pid_from_log(h)
     assert pid, "no child pid in the access log"
     rate = res.rate
-    # the sign-ins beside it take some of the worker's time; on a busy CI
-    # machine the default run stops after MEMORY_CAP seconds whatever it reached
-    seconds = max(5, int(round(MEMORY_REQUESTS / max(0.8 * rate, 1.0))))
-    if not MEMORY_FULL:
-        seconds = min(seconds, MEMORY_CAP)
     before = memory_kb(pid)
 
     stop = threading.Event()
     counts = {}
     side = threading.Thread(target=signins_beside, args=(h, devauth, stop, counts))
     side.start()
+    t0 = time.monotonic()
+    res = None
     try:
-        res = finish_wrk(run_wrk(h, url, seconds, threads=1, connections=2, reqs=reqs),
-                         seconds)
+        # wrk runs for a time, not a count: run it again until the count is
+        # reached, each time for what is left at the last run's rate
+        while res is None or res.total < MEMORY_REQUESTS:
+            left = MEMORY_REQUESTS - (res.total if res else 0)
+            seconds = max(3, int(left / max(0.9 * rate, 1.0)) + 1)
+            part = finish_wrk(run_wrk(h, url, seconds, threads=1, connections=2, reqs=reqs),
+                              seconds)
+            rate = part.rate
+            if res is None:
+                res = part
+            else:
+                res.add(part)
     finally:
         stop.set()
         side.join(60)
+    seconds = int(time.monotonic() - t0)
     after = memory_kb(pid)
     assert child_pid_from_log(h) == pid, "the child was replaced during the run"
     growth = after["RssAnon"] - before["RssAnon"]
@@ -358,8 +376,7 @@ def test_child_memory_flat(one_child, devauth):
     assert res.count(500, 600) == 0, res.statuses
     assert res.statuses.get(200, 0) > res.total // 3, res.statuses
     assert res.statuses.get(401, 0) > 0 and res.statuses.get(302, 0) > 0, res.statuses
-    assert res.total >= (0.5 * MEMORY_REQUESTS if MEMORY_FULL else 20000), \
-        (res.total, MEMORY_REQUESTS)
+    assert res.total >= MEMORY_REQUESTS, (res.total, MEMORY_REQUESTS)
     assert counts.get(302, 0) >= 10, "sign-ins beside the load: %r" % counts
     assert set(counts) == {302}, counts
     assert growth < RSS_GROWTH_LIMIT_KB, \
