@@ -51,8 +51,9 @@ const char *nsso_bearer_token(request_rec *r, int *malformed)
         return NULL;
     for (t = h + 6; *t == ' '; t++)
         ;
-    n = strcspn(t, " ");
-    for (e = t + n; *e == ' '; e++)
+    e = strchrnul(t, ' ');
+    n = (apr_size_t)(e - t);
+    for (; *e == ' '; e++)
         ;
     if (n == 0 || *e || n > NSSO_JWT_MAX_LEN) {
         *malformed = 1;

@@ -88,13 +88,69 @@ static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
     return v;
 }
 
-/* The early variables. As the request is read nothing has set any
- * variable yet, so they are appended (setn compares each new NOMIS_SSO_*
- * name with every one already there). */
+#define ENV_PREFIX "NOMIS_SSO_"
+
+static int is_ours(void *found, const char *key, const char *value)
+{
+    (void)value;
+    if (strncasecmp(key, ENV_PREFIX, sizeof(ENV_PREFIX) - 1))
+        return 1;
+    *(int *)found = 1;
+    return 0;
+}
+
+/* 1 when no NOMIS_SSO_* variable is set yet: then ours are appended, since
+ * apr_table_setn would compare each new name with every NOMIS_SSO_* one
+ * already there (they share the first four letters apr_table hashes). */
+static int env_fresh(request_rec *r)
+{
+    int found = 0;
+
+    apr_table_do(is_ours, &found, r->subprocess_env, NULL);
+    return !found;
+}
+
+typedef struct {
+    const char *const *ours;
+    int seen, foreign;
+} intact_walk;
+
+static int check_ours(void *w_, const char *key, const char *value)
+{
+    intact_walk *w = w_;
+    int f;
+
+    if (strncasecmp(key, ENV_PREFIX, sizeof(ENV_PREFIX) - 1))
+        return 1;
+    for (f = 0; f < F_COUNT; f++)
+        if (value == w->ours[f]) {
+            w->seen++;
+            return 1;
+        }
+    w->foreign = 1;
+    return 0;
+}
+
+/* 1 when the NOMIS_SSO_* variables are exactly the ones the early look set
+ * (the very strings, not copies): nothing between it and check_authn
+ * (SetEnvIf, mod_rewrite's E=, UnsetEnv) has touched them. One walk over
+ * the environment instead of eight searches. */
+static int early_env_intact(request_rec *r, const char *const *v)
+{
+    intact_walk w = { v, 0, 0 };
+    int f, want = 0;
+
+    for (f = 0; f < F_COUNT; f++)
+        want += v[f] != NULL;
+    apr_table_do(check_ours, &w, r->subprocess_env, NULL);
+    return !w.foreign && w.seen == want;
+}
+
+/* The early variables, for <If> and Require expr. */
 static void set_env_only(request_rec *r, const nsso_session_t *s)
 {
     const char *const *v = identity_of(r, s);
-    int fresh = apr_is_empty_table(r->subprocess_env), f;
+    int fresh = env_fresh(r), f;
 
     for (f = 0; f < F_COUNT; f++)
         if (v[f] && fresh)
@@ -139,12 +195,17 @@ int nsso_expose_force_authn(request_rec *r)
  * as it was read, so ours can be appended without a search. */
 #define PASS_FRESH_HEADERS 4
 
+/* PASS_FRESH_ENV: no NOMIS_SSO_* variable is set yet (env_fresh). */
+#define PASS_FRESH_ENV 8
+
 static void set_field(request_rec *r, int pass, int f, const char *v)
 {
     if (pass & NSSO_PASS_ENV) {
-        if (v)
+        if (v && (pass & PASS_FRESH_ENV))
+            apr_table_addn(r->subprocess_env, fields[f].env, v);
+        else if (v)
             apr_table_setn(r->subprocess_env, fields[f].env, v);
-        else
+        else if (!(pass & PASS_FRESH_ENV))
             apr_table_unset(r->subprocess_env, fields[f].env);
     }
     if (pass & NSSO_PASS_HEADERS) {
@@ -175,10 +236,12 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
     if (!(pass & NSSO_PASS_ENV))
         unset_env(r); /* the early look set them for <If> only */
     else if (!r->main && !r->prev && q->early && q->early_for == s
-             && q->early_expires == s->expires)
+             && q->early_expires == s->expires && early_env_intact(r, identity_of(r, s)))
         pass &= ~NSSO_PASS_ENV; /* already set, by the early look */
     if (!r->main && !r->prev && !q->exposed)
         pass |= PASS_FRESH_HEADERS;
+    if ((pass & NSSO_PASS_ENV) && env_fresh(r))
+        pass |= PASS_FRESH_ENV;
 
     v = identity_of(r, s);
     for (f = 0; f < F_COUNT; f++)

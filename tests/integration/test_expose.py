@@ -49,6 +49,7 @@ def expose_extra(h, echo_port, server_lines=""):
     return """
 LoadModule proxy_module {moddir}/mod_proxy.so
 LoadModule proxy_http_module {moddir}/mod_proxy_http.so
+LoadModule setenvif_module {moddir}/mod_setenvif.so
 {server_lines}
 NomisSSOInfoURI {info}
 ScriptAliasMatch "^/(ident|open|api401|public-cgi)/" "{d}/cgi-bin/env.cgi"
@@ -67,6 +68,10 @@ ScriptAliasMatch "^/(ident|open|api401|public-cgi)/" "{d}/cgi-bin/env.cgi"
 </Location>
 <Location /ident/token>
     NomisSSOPassAccessToken On
+</Location>
+<Location /ident/preset>
+    SetEnvIf Request_URI . NOMIS_SSO_USER=SPOOF NOMIS_SSO_ROLES=MOIC_ADMIN
+    SetEnvIf Request_URI . NOMIS_SSO_EXTRA=1
 </Location>
 <Location /open/>
     AuthType nomis-sso
@@ -222,6 +227,18 @@ def test_cgi_environment(logins, site, user):
     assert r.status_code == 200, site.explain(r)
     env = cgi_env(r.text)
     assert_identity_env(site, env, user)
+
+
+def test_module_values_win_over_configured_variables(logins, site):
+    """A SetEnvIf between reading the request and check_authn (after the
+    early look set the variables for <If>) cannot leave its own user or
+    roles in place of the signed-in user's."""
+    r = logins.get("ALLOC_SPO", "/ident/preset")
+    assert r.status_code == 200, site.explain(r)
+    env = cgi_env(r.text)
+    assert env.get("REMOTE_USER") == "ALLOC_SPO", env
+    assert_identity_env(site, env, "ALLOC_SPO")
+    assert env.get("NOMIS_SSO_EXTRA") == "1", env  # not ours: left alone
 
 
 def test_pass_access_token_environment(logins, site, devauth):
