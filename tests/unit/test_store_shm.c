@@ -1011,6 +1011,7 @@ static void test_lock_owner_dies(void **state)
     apr_size_t size = nsso_shm_store_size(64, 256);
     char *val;
     apr_size_t len;
+    apr_uint64_t sets = 0;
     int i;
 
     (void)state;
@@ -1018,7 +1019,7 @@ static void test_lock_owner_dies(void **state)
     assert_int_equal(apr_shm_create(&shm, size, NULL, p), APR_SUCCESS);
     assert_int_equal(nsso_shm_store_attach(p, apr_shm_baseaddr_get(shm), size, 64, 256,
                                            NULL, 1, &s), APR_SUCCESS);
-    alarm(60); /* a lock left held would hang here: fail instead */
+    alarm(120); /* a lock left held would hang here: fail instead */
     for (i = 0; i < DEATHS; i++) {
         pid_t pid;
         int status = 0;
@@ -1034,7 +1035,12 @@ static void test_lock_owner_dies(void **state)
                 (void)nsso_store_set(s, key, "value", 5, far_future(), NULL);
             }
         }
-        apr_sleep(500 + (apr_interval_time_t)(i % 7) * 300);
+        /* once the child is in its loop (slow to start under valgrind) */
+        do {
+            apr_sleep(200);
+            assert_int_equal(nsso_store_stats(s, &st), APR_SUCCESS);
+        } while (st.sets < sets + 50);
+        apr_sleep((apr_interval_time_t)(i % 7) * 300);
         assert_int_equal(kill(pid, SIGKILL), 0);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFSIGNALED(status));
@@ -1042,6 +1048,8 @@ static void test_lock_owner_dies(void **state)
                          APR_SUCCESS);
         assert_int_equal(nsso_store_get(s, p, "after", &val, &len), APR_SUCCESS);
         assert_int_equal(nsso_shm_store_check(s, 0), APR_SUCCESS);
+        assert_int_equal(nsso_store_stats(s, &st), APR_SUCCESS);
+        sets = st.sets;
     }
     alarm(0);
     assert_int_equal(nsso_store_stats(s, &st), APR_SUCCESS);
