@@ -90,34 +90,17 @@ static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
 
 #define ENV_PREFIX "NOMIS_SSO_"
 
-static int is_ours(void *found, const char *key, const char *value)
-{
-    (void)value;
-    if (strncasecmp(key, ENV_PREFIX, sizeof(ENV_PREFIX) - 1))
-        return 1;
-    *(int *)found = 1;
-    return 0;
-}
-
-/* 1 when no NOMIS_SSO_* variable is set yet: then ours are appended, since
- * apr_table_setn would compare each new name with every NOMIS_SSO_* one
- * already there (they share the first four letters apr_table hashes). */
-static int env_fresh(request_rec *r)
-{
-    int found = 0;
-
-    apr_table_do(is_ours, &found, r->subprocess_env, NULL);
-    return !found;
-}
-
+/* The NOMIS_SSO_* variables set now, in one walk over the environment
+ * instead of a search per name: how many are the very strings of ours (not
+ * copies), and whether any other is there (a SetEnvIf, mod_rewrite's E=). */
 typedef struct {
     const char *const *ours;
     int seen, foreign;
-} intact_walk;
+} env_walk;
 
-static int check_ours(void *w_, const char *key, const char *value)
+static int walk_one(void *w_, const char *key, const char *value)
 {
-    intact_walk *w = w_;
+    env_walk *w = w_;
     int f;
 
     if (strncasecmp(key, ENV_PREFIX, sizeof(ENV_PREFIX) - 1))
@@ -131,26 +114,38 @@ static int check_ours(void *w_, const char *key, const char *value)
     return 0;
 }
 
-/* 1 when the NOMIS_SSO_* variables are exactly the ones the early look set
- * (the very strings, not copies): nothing between it and check_authn
- * (SetEnvIf, mod_rewrite's E=, UnsetEnv) has touched them. One walk over
- * the environment instead of eight searches. */
-static int early_env_intact(request_rec *r, const char *const *v)
+static env_walk env_walk_of(request_rec *r, const char *const *ours)
 {
-    intact_walk w = { v, 0, 0 };
+    env_walk w = { ours, 0, 0 };
+
+    apr_table_do(walk_one, &w, r->subprocess_env, NULL);
+    return w;
+}
+
+/* No NOMIS_SSO_* variable yet: ours can be appended (apr_table_setn would
+ * compare each new name with every NOMIS_SSO_* one already there, since
+ * they share the first four letters apr_table hashes). */
+static int env_none(const env_walk *w)
+{
+    return !w->foreign && w->seen == 0;
+}
+
+/* Exactly our values, untouched since they were set. */
+static int env_exactly_ours(const env_walk *w)
+{
     int f, want = 0;
 
     for (f = 0; f < F_COUNT; f++)
-        want += v[f] != NULL;
-    apr_table_do(check_ours, &w, r->subprocess_env, NULL);
-    return !w.foreign && w.seen == want;
+        want += w->ours[f] != NULL;
+    return !w->foreign && w->seen == want;
 }
 
 /* The early variables, for <If> and Require expr. */
 static void set_env_only(request_rec *r, const nsso_session_t *s)
 {
     const char *const *v = identity_of(r, s);
-    int fresh = env_fresh(r), f;
+    env_walk w = env_walk_of(r, v);
+    int fresh = env_none(&w), f;
 
     for (f = 0; f < F_COUNT; f++)
         if (v[f] && fresh)
@@ -195,7 +190,7 @@ int nsso_expose_force_authn(request_rec *r)
  * as it was read, so ours can be appended without a search. */
 #define PASS_FRESH_HEADERS 4
 
-/* PASS_FRESH_ENV: no NOMIS_SSO_* variable is set yet (env_fresh). */
+/* PASS_FRESH_ENV: no NOMIS_SSO_* variable is set yet (env_none). */
 #define PASS_FRESH_ENV 8
 
 static void set_field(request_rec *r, int pass, int f, const char *v)
@@ -230,20 +225,23 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 {
     const nsso_dir_conf *d = nsso_dir(r);
     nsso_req *q = nsso_req_of(r);
+    const char *const *v = identity_of(r, s);
     int pass = nsso_conf_pass(d), f;
-    const char *const *v;
 
-    if (!(pass & NSSO_PASS_ENV))
+    if (!(pass & NSSO_PASS_ENV)) {
         unset_env(r); /* the early look set them for <If> only */
-    else if (!r->main && !r->prev && q->early && q->early_for == s
-             && q->early_expires == s->expires && early_env_intact(r, identity_of(r, s)))
-        pass &= ~NSSO_PASS_ENV; /* already set, by the early look */
+    }
+    else {
+        env_walk w = env_walk_of(r, v);
+        if (env_none(&w))
+            pass |= PASS_FRESH_ENV;
+        else if (!r->main && !r->prev && q->early && q->early_for == s
+                 && q->early_expires == s->expires && env_exactly_ours(&w))
+            pass &= ~NSSO_PASS_ENV; /* already set, by the early look */
+    }
     if (!r->main && !r->prev && !q->exposed)
         pass |= PASS_FRESH_HEADERS;
-    if ((pass & NSSO_PASS_ENV) && env_fresh(r))
-        pass |= PASS_FRESH_ENV;
 
-    v = identity_of(r, s);
     for (f = 0; f < F_COUNT; f++)
         set_field(r, pass, f, v[f]);
     q->exposed = 1;

@@ -214,13 +214,11 @@ static int start_login(request_rec *r, const nsso_srv_conf *c,
 /* ---- check_authn ------------------------------------------------------------ */
 
 /* The request is authenticated as s: remember it, set r->user, expose it. */
-static int authenticated(request_rec *r, const nsso_session_t *s, const char *id,
-                         const char *auth_type)
+static int authenticated(request_rec *r, const nsso_session_t *s, const char *auth_type)
 {
     nsso_req *q = nsso_req_of(r);
 
     q->session = s;
-    q->session_id = id;
     r->user = apr_pstrdup(r->pool, s->user);
     r->ap_auth_type = (char *)auth_type;
     if (nsso_conf_no_store(nsso_dir(r)))
@@ -235,7 +233,7 @@ static int bearer_authn(request_rec *r, const nsso_srv_conf *c, const char *toke
     nsso_session_t *s = NULL;
     int rc = nsso_bearer_authenticate(r, c, token, &s);
 
-    return rc == OK ? authenticated(r, s, NULL, auth_type) : rc;
+    return rc == OK ? authenticated(r, s, auth_type) : rc;
 }
 
 static int session_authn(request_rec *r, const nsso_srv_conf *c)
@@ -248,7 +246,7 @@ static int session_authn(request_rec *r, const nsso_srv_conf *c)
 
     s = nsso_session_current(r, c, cookies, &id, &stale);
     if (s)
-        return authenticated(r, s, id, NSSO_AUTH_TYPE);
+        return authenticated(r, s, NSSO_AUTH_TYPE);
     if (apr_table_get(r->notes, NSSO_STORE_DOWN_NOTE))
         return store_down(r);
     if (stale)

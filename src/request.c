@@ -20,10 +20,9 @@ const apr_array_header_t *nsso_req_cookies(request_rec *r)
     nsso_req *q = nsso_req_of(r);
     const char *header = apr_table_get(r->headers_in, "Cookie");
 
-    if (!q->cookies_parsed || q->cookie_header != header) {
-        q->cookies = nsso_cookie_parse(r->pool, header);
+    if (!q->cookies || q->cookie_header != header) {
+        q->cookies = nsso_cookie_parse(r->pool, header); /* never NULL */
         q->cookie_header = header;
-        q->cookies_parsed = 1;
     }
     return q->cookies;
 }

@@ -16,8 +16,7 @@
 typedef struct {
     /* the Cookie header as last parsed, and its cookies */
     const char *cookie_header;
-    const apr_array_header_t *cookies;
-    int cookies_parsed;
+    const apr_array_header_t *cookies;     /* NULL: not parsed yet */
 
     /* the early look (post_read_request): the session it read, handed once
      * to check_authn so the record is read and parsed once per request */
@@ -35,7 +34,6 @@ typedef struct {
 
     /* what check_authn decided */
     const nsso_session_t *session;
-    const char *session_id;
 } nsso_req;
 
 /* This request's state (made zeroed on first use). */

@@ -116,7 +116,7 @@ typedef struct {
     nsso_store pub;
     shm_geom g;
     unsigned char *base;
-    apr_global_mutex_t *mutex;      /* NULL: the lock in the header */
+    apr_global_mutex_t *mutex;      /* NULL: the lock before the header */
 } shm_store;
 
 /* ---- SipHash-2-4 --------------------------------------------------------- */
