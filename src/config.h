@@ -55,6 +55,7 @@ typedef struct {
 
     /* built in post_config / child_init */
     nsso_crypto *crypto;
+    const char *realm;             /* realm id (realm.h): in every store key */
     nsso_jwks_cache *jwks;         /* per child process */
 } nsso_srv_conf;
 

@@ -8,6 +8,7 @@
 #include "store_shm.h"
 #include "password.h"
 #include "store_socache.h"
+#include "realm.h"
 
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -157,6 +158,21 @@ static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_r
     return APR_SUCCESS;
 }
 
+/* What decides trust in server c, as its realm id. */
+static const char *server_realm(apr_pool_t *p, const nsso_srv_conf *c)
+{
+    nsso_realm_facts_t f = { 0 };
+
+    f.auth_url = c->auth_url;
+    f.internal_url = nsso_conf_internal_url(c);
+    f.issuer = nsso_conf_issuer(p, c);
+    f.client_id = c->client_id;
+    f.algs = c->algs ? apr_array_pstrcat(p, c->algs, ' ') : "RS256";
+    f.jwks_source = apr_psprintf(p, "ca=%s verify=%d", c->ca_file ? c->ca_file : "",
+                                 c->ssl_verify);
+    return nsso_realm_derive(p, c->crypto, &f);
+}
+
 int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *main_s)
 {
@@ -177,6 +193,8 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          err ? err : "unknown error");
             return !OK;
         }
+        c->realm = server_realm(pconf, c);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "realm %s", c->realm);
         if (c->password_grant == 1)
             nsso_password_warn(s);
         any = 1;

@@ -11,6 +11,24 @@
 
 #define NSSO_STORE_MAX_KEY 64
 
+/* Every key is "<kind>:<realm>:<rest>": the kind (one character) says what
+ * the entry is, the realm (NSSO_REALM_LEN chars, see realm.h) which trust
+ * domain wrote it, so one virtual host never reads what another accepted.
+ * Only sessions are precious: a store that must make room drops every other
+ * kind (markers, caches, counters) before it drops a live session. */
+#define NSSO_KEY_SESSION 's'      /* a signed-in session, by session id */
+#define NSSO_KEY_BEARER 'b'       /* a validated bearer token, by digest */
+#define NSSO_KEY_STATE_USED 'u'   /* a spent sign-in state */
+#define NSSO_KEY_REFRESH 'r'      /* a session's refresh in progress */
+#define NSSO_KEY_LIMIT 'p'        /* a password-grant attempt counter */
+
+/* The key of kind for rest in realm (allocated from p). */
+const char *nsso_store_key(apr_pool_t *p, char kind, const char *realm,
+                           const char *rest);
+/* 1 when key names a session (never evicted for another kind's sake). */
+static inline int nsso_store_key_precious(const char *key)
+{ return key[0] == NSSO_KEY_SESSION && key[1] == ':'; }
+
 /* Distinct status codes callers act on (besides APR_SUCCESS):
  *   APR_NOTFOUND  - no live entry under the key (get, del)
  *   APR_ENOSPC    - the value is larger than one slot can hold (set)
