@@ -10,9 +10,11 @@
 #include <string.h>
 
 /* Version 3 ends each string with a NUL so a parse can point into the record
- * instead of copying; version 2 (the same without them) is still read, from
- * stores written before an upgrade. */
-#define SESSION_VERSION 3
+ * instead of copying; version 4 adds the realm and the user a client token
+ * was issued for. Versions 2 (3 without the NULs) and 3 are still read,
+ * with neither (a realm check then refuses them). */
+#define SESSION_VERSION 4
+#define SESSION_VERSION_NO_REALM 3
 #define SESSION_VERSION_UNTERMINATED 2
 
 #define MAX_USER_LEN 256
@@ -174,6 +176,8 @@ apr_status_t nsso_session_serialize(apr_pool_t *p, const nsso_session_t *s,
     w_i64(&w, s->last_access);
     w_i64(&w, s->verified_at);
     w_u32(&w, s->client_credentials ? 1 : 0);
+    w_str(&w, s->realm);
+    w_str(&w, s->on_behalf_of);
     *out = (char *)w.buf;
     *len = w.len;
     return APR_SUCCESS;
@@ -271,12 +275,16 @@ apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
     nsso_session_t *s;
     apr_uint32_t cc;
 
+    int version;
+
     if (!data || len < 1
-        || (rd.at[0] != SESSION_VERSION && rd.at[0] != SESSION_VERSION_UNTERMINATED)) {
+        || (rd.at[0] != SESSION_VERSION && rd.at[0] != SESSION_VERSION_NO_REALM
+            && rd.at[0] != SESSION_VERSION_UNTERMINATED)) {
         *err = "session record of an unknown version";
         return APR_EGENERAL;
     }
-    rd.terminated = rd.at[0] == SESSION_VERSION;
+    version = rd.at[0];
+    rd.terminated = version != SESSION_VERSION_UNTERMINATED;
     rd.at++;
     s = apr_pcalloc(p, sizeof(*s));
     s->user = r_str(&rd);
@@ -295,6 +303,10 @@ apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
     s->last_access = r_i64(&rd);
     s->verified_at = r_i64(&rd);
     cc = r_u32(&rd);
+    if (version == SESSION_VERSION) {
+        s->realm = r_str(&rd);
+        s->on_behalf_of = r_str(&rd);
+    }
     if (rd.bad || rd.at != rd.end || !s->user || !*s->user || !s->access_token || cc > 1) {
         *err = "session record is truncated, malformed or incomplete";
         return APR_EGENERAL;

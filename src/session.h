@@ -29,7 +29,9 @@ typedef struct {
     apr_int64_t created;       /* seconds since epoch */
     apr_int64_t last_access;   /* seconds since epoch */
     apr_int64_t verified_at;   /* last token verification API check, 0: never */
-    int client_credentials;    /* a service's own token: no user_name claim */
+    int client_credentials;    /* a service's own token, not a member of staff */
+    const char *realm;         /* realm id of the server that accepted it (realm.h) */
+    const char *on_behalf_of;  /* client token: the user it names (audit only) */
 } nsso_session_t;
 
 /* A session from verified claims and the token response; NULL when the

@@ -113,6 +113,42 @@ static void test_round_trip(void **state)
     assert_int_equal(back->last_access, 1700000000);
     assert_int_equal(back->verified_at, 1700000000);
     assert_false(back->client_credentials);
+    assert_null(back->realm);
+    assert_null(back->on_behalf_of);
+
+    /* version 4 keeps the realm and the user a client token names */
+    s->realm = "abcdefghijk";
+    s->on_behalf_of = "ALLOC_SPO";
+    s->client_credentials = 1;
+    assert_int_equal(nsso_session_serialize(pool, s, &json, &len), APR_SUCCESS);
+    assert_int_equal(json[0], 4);
+    assert_int_equal(nsso_session_parse(pool, json, len, &back, &err), APR_SUCCESS);
+    assert_string_equal(back->realm, "abcdefghijk");
+    assert_string_equal(back->on_behalf_of, "ALLOC_SPO");
+    assert_true(back->client_credentials);
+}
+
+/* A version-3 record (before realms) still parses, with neither field. */
+static void test_reads_version_3(void **state)
+{
+    nsso_claims_t c = spo_claims();
+    nsso_session_t *s = nsso_session_from_claims(pool, &c, "AT", NULL, 1700000000), *back;
+    const char *err = NULL;
+    char *data;
+    apr_size_t len;
+
+    s->realm = NULL;
+    s->on_behalf_of = NULL;
+    assert_int_equal(nsso_session_serialize(pool, s, &data, &len), APR_SUCCESS);
+    /* v4 minus its two trailing absent strings is exactly v3 */
+    data[0] = 3;
+    assert_int_equal(nsso_session_parse(pool, data, len - 8, &back, &err), APR_SUCCESS);
+    assert_null(back->realm);
+    assert_string_equal(back->user, "ALLOC_SPO");
+    /* and a v4 record cut short of them is refused */
+    assert_int_not_equal(nsso_session_parse(pool, data + 0, len - 4, &back, &err), APR_SUCCESS);
+    data[0] = 4;
+    assert_int_not_equal(nsso_session_parse(pool, data, len - 8, &back, &err), APR_SUCCESS);
 }
 
 static char *record(nsso_session_t *s, apr_size_t *len)
@@ -268,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_reads_version_2),
+        cmocka_unit_test(test_reads_version_3),
         cmocka_unit_test(test_list_count_cannot_lie),
         cmocka_unit_test(test_ids),
     };
