@@ -233,6 +233,8 @@ static int bearer_authn(request_rec *r, const nsso_srv_conf *c, const char *toke
     nsso_session_t *s = NULL;
     int rc = nsso_bearer_authenticate(r, c, token, &s);
 
+    if (rc == OK)
+        rc = nsso_bearer_client_check(r, s);
     return rc == OK ? authenticated(r, s, auth_type) : rc;
 }
 
