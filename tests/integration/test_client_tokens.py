@@ -372,3 +372,42 @@ def test_signin_refuses_a_token_without_user_id(no_user_id_auth, httpd_factory):
     assert cb.status_code == 502, h.explain(cb, "a client-shaped token signed someone in")
     assert b.session_id() is None
     assert "client's own token" in h.log_since(mark)
+
+
+# ---------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("line,words", [
+    ("NomisSSOBearerClients", ["NomisSSOBearerClients"]),
+    ("Require nomis-client", ["nomis-client"]),
+    ("Require nomis-client a,b", ["nomis-client"]),
+])
+def test_config_refused(httpd_factory, line, words):
+    h = httpd_factory(start=False)
+    h.params["extra"] = "<Location /x>\n    AuthType nomis-bearer\n    %s\n</Location>\n" % line
+    h.write_conf()
+    rc, out = h.config_test()
+    assert rc != 0, "accepted: %s\n%s" % (line, out)
+    for w in words:
+        assert w in out, out
+
+
+def test_bearer_clients_in_htaccess(httpd_factory, devauth):
+    """AllowOverride AuthConfig lets .htaccess name the clients (it may set
+    Require lines there anyway)."""
+    h = httpd_factory(start=False)
+    d = os.path.join(h.dir, "htdocs", "svc")
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    H.write_file(os.path.join(d, "page.html"), "<p>svc</p>\n")
+    H.write_file(os.path.join(d, ".htaccess"),
+                 "AuthType nomis-bearer\nRequire valid-user\n"
+                 "NomisSSOBearerClients %s\n" % OTHER)
+    h.params["extra"] = '<Directory "%s/htdocs/svc">\n    AllowOverride AuthConfig\n' \
+                        '</Directory>\n' % h.dir
+    h.write_conf()
+    h.start()
+    assert challenge_error(h, call(h, "/svc/page.html", impersonating(devauth))) \
+        == "invalid_token"
+    r = call(h, "/svc/page.html", devauth.mint(client_id=OTHER)["access_token"])
+    assert r.status_code == 200 and "svc" in r.text, h.explain(r)
