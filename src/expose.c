@@ -36,7 +36,7 @@ enum { F_USER, F_NAME, F_SOURCE, F_ROLES, F_CASELOAD, F_USER_ID, F_EXPIRES,
        F_CLIENT, F_ON_BEHALF_OF, F_COUNT };
 
 /* nsso_req keeps the values: it must have room for every field */
-typedef char identity_fields_fit[F_COUNT == NSSO_IDENTITY_FIELDS ? 1 : -1];
+_Static_assert(F_COUNT == NSSO_IDENTITY_FIELDS, "NSSO_IDENTITY_FIELDS (request.h)");
 
 static const field_name fields[F_COUNT] = {
     { "NOMIS_SSO_USER", "X-Nomis-User" },
