@@ -1,5 +1,11 @@
 /* authz.c - authorization on the claims of the session's access token.
  *
+ * A client calling with its own token (client credentials) is never a
+ * member of staff: nomis-user and nomis-auth-source never match it (its
+ * client chose the user_name and auth_source it carries), nomis-role and
+ * nomis-scope match its client's roles and scope, and nomis-client matches
+ * only such a caller, by client_id.
+ *
  * Each provider takes a list of values on its Require line and grants when
  * the session matches any of them, so providers combine with RequireAll,
  * RequireAny and `Require not`. A denial is remembered in r->notes; when
@@ -23,7 +29,7 @@
 #define ERROR_FILTER "NOMIS_SSO_DENIED"
 
 typedef enum { MATCH_ROLE, MATCH_USER, MATCH_AUTH_SOURCE, MATCH_SCOPE,
-               MATCH_CASELOAD } match_kind;
+               MATCH_CASELOAD, MATCH_CLIENT } match_kind;
 
 typedef struct {
     match_kind kind;
@@ -62,9 +68,19 @@ PARSER(parse_user, MATCH_USER, "nomis-user")
 PARSER(parse_auth_source, MATCH_AUTH_SOURCE, "nomis-auth-source")
 PARSER(parse_scope, MATCH_SCOPE, "nomis-scope")
 PARSER(parse_caseload, MATCH_CASELOAD, "nomis-caseload")
+PARSER(parse_client, MATCH_CLIENT, "nomis-client")
+
+/* Providers that name a member of staff: a client's token may carry any
+ * user_name and auth_source its client asked for, so these never match it. */
+static int staff_only(match_kind kind)
+{
+    return kind == MATCH_USER || kind == MATCH_AUTH_SOURCE;
+}
 
 static int session_matches(const nsso_session_t *s, const require_spec *spec)
 {
+    if (staff_only(spec->kind) && s->client_credentials)
+        return 0;
     switch (spec->kind) {
     case MATCH_ROLE:
         return nsso_roles_any(s->roles, spec->values);
@@ -81,6 +97,8 @@ static int session_matches(const nsso_session_t *s, const require_spec *spec)
     }
     case MATCH_CASELOAD:
         return nsso_list_has(spec->values, s->caseload, 1);
+    case MATCH_CLIENT: /* the calling client: a staff session's client is ours */
+        return s->client_credentials && nsso_list_has(spec->values, s->client_id, 0);
     }
     return 0;
 }
@@ -100,7 +118,15 @@ static authz_status check(request_rec *r, const char *line, const void *parsed)
     }
     if (session_matches(s, spec))
         return AUTHZ_GRANTED;
-    if (spec->kind == MATCH_CASELOAD && !s->caseload)
+    if (staff_only(spec->kind) && s->client_credentials)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "Require %s %s: %s is a client "
+                      "calling with its own token (client credentials), not a member of "
+                      "staff", spec->provider, line, s->user);
+    else if (spec->kind == MATCH_CLIENT && !s->client_credentials)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "Require %s %s: %s is a member of "
+                      "staff, not a client calling with its own token", spec->provider,
+                      line, s->user);
+    else if (spec->kind == MATCH_CASELOAD && !s->caseload)
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "Require nomis-caseload: %s has "
                       "no known active caseload (lookup at sign-in failed or none set)",
                       s->user);
@@ -117,6 +143,7 @@ static const authz_provider user_provider = { check, parse_user };
 static const authz_provider auth_source_provider = { check, parse_auth_source };
 static const authz_provider scope_provider = { check, parse_scope };
 static const authz_provider caseload_provider = { check, parse_caseload };
+static const authz_provider client_provider = { check, parse_client };
 
 /* ---- the answer to a denial ------------------------------------------------- */
 
@@ -195,6 +222,7 @@ void nsso_authz_register(apr_pool_t *p)
         { "nomis-auth-source", &auth_source_provider },
         { "nomis-scope", &scope_provider },
         { "nomis-caseload", &caseload_provider },
+        { "nomis-client", &client_provider },
     };
     apr_size_t i;
 

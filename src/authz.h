@@ -1,6 +1,6 @@
 /* authz.h - `Require nomis-role|nomis-user|nomis-auth-source|nomis-scope|
- * nomis-caseload` authorization providers, and the page or redirect a
- * member of staff gets when one of them denies. */
+ * nomis-caseload|nomis-client` authorization providers, and the page or
+ * redirect a member of staff gets when one of them denies. */
 #ifndef NSSO_AUTHZ_H
 #define NSSO_AUTHZ_H
 

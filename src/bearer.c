@@ -8,8 +8,13 @@
  * In front of it each child keeps the tokens it saw last (LOCAL_SLOTS, the
  * whole token compared byte for byte, so an API caller's repeated token costs
  * neither a digest nor a store lookup). Errors follow RFC 6750: 401 with a
- * Bearer challenge naming the error. */
+ * Bearer challenge naming the error.
+ *
+ * NomisSSOBearerClients is checked on every request, after either cache:
+ * the caches hold what a token says, and each location may accept other
+ * clients. */
 #include "bearer.h"
+#include "identity.h"
 #include "lifecycle.h"
 #include "runtime.h"
 #include "util.h"
@@ -312,11 +317,25 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
     }
     s = nsso_session_from_claims(r->pool, claims, token, NULL, now);
     if (!s) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token refused: names no user "
-                      "or client");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token refused: names no usable "
+                      "user, or is a client's own token without a usable client_id");
         return nsso_bearer_challenge(r, "invalid_token", "The access token names no user");
     }
     remember(r, key, s);
     *out = s;
     return OK;
+}
+
+int nsso_bearer_client_check(request_rec *r, const nsso_session_t *s)
+{
+    const apr_array_header_t *allowed = nsso_dir(r)->bearer_clients;
+
+    if (!allowed || nsso_list_has(allowed, s->client_id, 0))
+        return OK;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token of %s refused: issued to "
+                  "client %s, not one NomisSSOBearerClients lists here", s->user,
+                  s->client_id ? nsso_header_safe(r->pool, s->client_id) : "(none)");
+    return nsso_bearer_challenge(r, "invalid_token",
+                                 "The access token was issued to a client this resource "
+                                 "does not accept");
 }

@@ -26,4 +26,8 @@ void nsso_bearer_child_init(apr_pool_t *pchild, server_rec *s);
 int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
                              const char *token, nsso_session_t **out);
 
+/* NomisSSOBearerClients: OK when the location lists no clients or the
+ * token's client_id (exact); else the 401 invalid_token answer. */
+int nsso_bearer_client_check(request_rec *r, const nsso_session_t *s);
+
 #endif

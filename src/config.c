@@ -141,6 +141,8 @@ void *nsso_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(pass_token);
     MERGE_INT(accept_bearer);
     MERGE_INT(no_store);
+    /* the nearest list wins, as Require lines do: not a union */
+    m->bearer_clients = add->bearer_clients ? add->bearer_clients : base->bearer_clients;
     if (add->unauthz_status != NSSO_UNSET) {
         m->unauthz_status = add->unauthz_status;
         m->unauthz_url = add->unauthz_url;
@@ -687,6 +689,18 @@ static const char *set_accept_bearer(cmd_parms *cmd, void *dv, int flag)
     return NULL;
 }
 
+static const char *add_bearer_client(cmd_parms *cmd, void *dv, const char *arg)
+{
+    nsso_dir_conf *d = dv;
+
+    if (!*arg || has_ctl(arg))
+        return fail(cmd, "a client id has no spaces or control characters");
+    if (!d->bearer_clients)
+        d->bearer_clients = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(d->bearer_clients, const char *) = arg;
+    return NULL;
+}
+
 static const char *set_no_store(cmd_parms *cmd, void *dv, int flag)
 {
     ((nsso_dir_conf *)dv)->no_store = flag;
@@ -853,6 +867,8 @@ const command_rec nsso_directives[] = {
         "when the verification API cannot answer: fail-open (default) or fail-closed"),
     AP_INIT_FLAG("NomisSSOAcceptBearer", set_accept_bearer, NULL, OR_AUTHCFG | RSRC_CONF,
         "also accept Authorization: Bearer access tokens beside session cookies"),
+    AP_INIT_ITERATE("NomisSSOBearerClients", add_bearer_client, NULL, OR_AUTHCFG | RSRC_CONF,
+        "client ids whose bearer tokens this location accepts (default: any client)"),
     AP_INIT_FLAG("NomisSSONoStore", set_no_store, NULL, OR_AUTHCFG | RSRC_CONF,
         "mark protected responses Cache-Control: no-store (default On)"),
     AP_INIT_TAKE1("NomisSSOGrantType", set_grant_type, NULL, RSRC_CONF,

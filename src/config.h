@@ -74,6 +74,8 @@ typedef struct {
     int pass_token;           /* NSSO_UNSET / 0 / 1 */
     int accept_bearer;        /* NSSO_UNSET / 0 / 1 */
     int no_store;             /* NSSO_UNSET / 0 / 1 (default 1) */
+    apr_array_header_t *bearer_clients; /* client_ids a bearer token may come
+                                         * from; NULL: any */
 } nsso_dir_conf;
 
 void *nsso_create_dir_conf(apr_pool_t *p, char *dir);

@@ -2,13 +2,17 @@
  *
  * Environment (CGI, PHP, SSI, mod_rewrite, `Require expr`, logs):
  * NOMIS_SSO_USER, _NAME, _AUTH_SOURCE, _ROLES (comma-separated, without
- * ROLE_), _CASELOAD, _USER_ID, _EXPIRES, _CLIENT_CREDENTIALS ("1" for a
- * service's own token, REMOTE_USER then being its client_id), and
- * _ACCESS_TOKEN only with
+ * ROLE_), _CASELOAD, _USER_ID, _EXPIRES, and _ACCESS_TOKEN only with
  * NomisSSOPassAccessToken On. Request headers (mod_proxy backends):
  * X-Nomis-User, -Name, -Auth-Source, -Roles, -Caseload, -User-Id,
  * -Expires, and `Authorization: Bearer` with NomisSSOPassAccessToken On.
  * REMOTE_USER and AUTH_TYPE come from httpd (r->user, r->ap_auth_type).
+ *
+ * A client calling with its own token (client credentials) is its
+ * client_id (REMOTE_USER, NOMIS_SSO_USER), flagged by
+ * NOMIS_SSO_CLIENT_CREDENTIALS / X-Nomis-Client-Credentials "1", with no
+ * name, user id or auth source; the user its token names, for audit only,
+ * is NOMIS_SSO_ON_BEHALF_OF / X-Nomis-On-Behalf-Of.
  *
  * Client headers named like ours are removed as each request is read, so
  * a backend never sees a client's claim to a role. */
@@ -29,7 +33,10 @@ typedef struct {
 } field_name;
 
 enum { F_USER, F_NAME, F_SOURCE, F_ROLES, F_CASELOAD, F_USER_ID, F_EXPIRES,
-       F_CLIENT, F_COUNT };
+       F_CLIENT, F_ON_BEHALF_OF, F_COUNT };
+
+/* nsso_req keeps the values: it must have room for every field */
+_Static_assert(F_COUNT == NSSO_IDENTITY_FIELDS, "NSSO_IDENTITY_FIELDS (request.h)");
 
 static const field_name fields[F_COUNT] = {
     { "NOMIS_SSO_USER", "X-Nomis-User" },
@@ -40,6 +47,7 @@ static const field_name fields[F_COUNT] = {
     { "NOMIS_SSO_USER_ID", "X-Nomis-User-Id" },
     { "NOMIS_SSO_EXPIRES", "X-Nomis-Expires" },
     { "NOMIS_SSO_CLIENT_CREDENTIALS", "X-Nomis-Client-Credentials" },
+    { "NOMIS_SSO_ON_BEHALF_OF", "X-Nomis-On-Behalf-Of" },
 };
 
 static int strip_one(void *rv, const char *key, const char *value)
@@ -83,6 +91,8 @@ static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
     v[F_USER_ID] = s->user_id ? nsso_header_safe(r->pool, s->user_id) : NULL;
     v[F_EXPIRES] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires);
     v[F_CLIENT] = s->client_credentials ? "1" : NULL;
+    v[F_ON_BEHALF_OF] = s->client_credentials && s->on_behalf_of
+                        ? nsso_header_safe(r->pool, s->on_behalf_of) : NULL;
     q->identity_for = s;
     q->identity_expires = s->expires;
     return v;

@@ -233,6 +233,8 @@ static int bearer_authn(request_rec *r, const nsso_srv_conf *c, const char *toke
     nsso_session_t *s = NULL;
     int rc = nsso_bearer_authenticate(r, c, token, &s);
 
+    if (rc == OK)
+        rc = nsso_bearer_client_check(r, s);
     return rc == OK ? authenticated(r, s, auth_type) : rc;
 }
 
@@ -547,8 +549,11 @@ int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *for
     s = nsso_session_from_claims(r->pool, claims, tok.access_token, tok.refresh_token,
                                  apr_time_sec(apr_time_now()));
     if (!s || s->client_credentials) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "access token names no user (no user_name claim)");
+        /* a client's own token (nsso_claims_client) is never a member of staff */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, s
+                      ? "access token is a client's own token (client credentials), "
+                        "not a signed-in member of staff's: refused"
+                      : "access token names no usable user");
         return nsso_error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
                                "The HMPPS sign-in service did not say who you are.");
     }

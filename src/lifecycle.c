@@ -183,6 +183,12 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
     fresh = nsso_session_from_claims(r->pool, claims, tok.access_token,
                                      tok.refresh_token ? tok.refresh_token : s->refresh_token,
                                      apr_time_sec(apr_time_now()));
+    if (fresh && fresh->client_credentials) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refreshed token for %s is a client's "
+                      "own token (client credentials), not a member of staff's: session "
+                      "ended", s->user);
+        return REFRESH_REJECTED;
+    }
     if (!fresh || strcmp(fresh->user, s->user)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refreshed token for %s names "
                       "another user: session ended", s->user);

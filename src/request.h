@@ -11,7 +11,7 @@
 #include "session.h"
 
 /* The identity values expose.c publishes (NOMIS_SSO_* / X-Nomis-*). */
-#define NSSO_IDENTITY_FIELDS 8
+#define NSSO_IDENTITY_FIELDS 9
 
 typedef struct {
     /* the Cookie header as last parsed, and its cookies */

@@ -1,5 +1,6 @@
-/* session.c - nsso_session_t: built from verified token claims, stored as
- * a compact binary record. The record is what the session store holds, so
+/* session.c - nsso_session_t: built from verified token claims (which say
+ * whether a member of staff or a client is calling), stored as a compact
+ * binary record. The record is what the session store holds, so
  * parsing is strict: anything unexpected fails rather than yielding a half
  * session. */
 #include "session.h"
@@ -8,6 +9,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Version 3 ends each string with a NUL so a parse can point into the record
  * instead of copying; version 4 adds the realm and the user a client token
@@ -31,13 +33,22 @@ static int user_ok(const char *u)
     return n > 0;
 }
 
-static const char *claim_user(const nsso_claims_t *c)
+static int present(const char *v)
 {
-    const char *u = c->user_name && *c->user_name ? c->user_name
-                  : c->client_id && *c->client_id ? c->client_id
-                  : c->sub;
+    return v && *v;
+}
 
-    return u && user_ok(u) ? u : NULL;
+/* HMPPS Auth lets any client ask for a client_credentials token naming any
+ * user (username=X, even auth_source=X), so only a token that carries
+ * everything a signed-in user's token always has (user_name, user_id, an
+ * auth_source other than none), from a grant other than
+ * client_credentials, speaks for a member of staff. */
+int nsso_claims_client(const nsso_claims_t *c)
+{
+    if (c->grant_type && !strcasecmp(c->grant_type, "client_credentials"))
+        return 1;
+    return !present(c->user_name) || !present(c->user_id) || !present(c->auth_source)
+           || !strcasecmp(c->auth_source, "none");
 }
 
 static apr_array_header_t *copy_strings(apr_pool_t *p, const apr_array_header_t *a)
@@ -50,28 +61,48 @@ static apr_array_header_t *copy_strings(apr_pool_t *p, const apr_array_header_t 
     return out;
 }
 
+static const char *dup_or_null(apr_pool_t *p, const char *v)
+{
+    return v ? apr_pstrdup(p, v) : NULL;
+}
+
+/* Who the session is: a member of staff by user name (with their name,
+ * user id and auth source), or a client by client_id (and, for audit only,
+ * the user it names). 0 when the name to use is unusable. */
+static int set_identity(apr_pool_t *p, nsso_session_t *s, const nsso_claims_t *c)
+{
+    if (!nsso_claims_client(c)) {
+        if (!user_ok(c->user_name))
+            return 0;
+        s->user = apr_pstrdup(p, c->user_name);
+        s->name = dup_or_null(p, c->name);
+        s->auth_source = apr_pstrdup(p, c->auth_source);
+        s->user_id = apr_pstrdup(p, c->user_id);
+        return 1;
+    }
+    if (!present(c->client_id) || !user_ok(c->client_id)
+        || (present(c->user_name) && !user_ok(c->user_name)))
+        return 0;
+    s->client_credentials = 1;
+    s->user = apr_pstrdup(p, c->client_id);
+    s->on_behalf_of = present(c->user_name) ? apr_pstrdup(p, c->user_name) : NULL;
+    return 1;
+}
+
 nsso_session_t *nsso_session_from_claims(apr_pool_t *p, const nsso_claims_t *claims,
                                          const char *access_token,
                                          const char *refresh_token, apr_int64_t now)
 {
-    const char *user = claim_user(claims);
-    nsso_session_t *s;
+    nsso_session_t *s = apr_pcalloc(p, sizeof(*s));
 
-    if (!user)
+    if (!set_identity(p, s, claims))
         return NULL;
-    s = apr_pcalloc(p, sizeof(*s));
-    s->user = apr_pstrdup(p, user);
-    s->client_credentials = !(claims->user_name && *claims->user_name)
-                            && claims->client_id && *claims->client_id;
-    s->name = claims->name ? apr_pstrdup(p, claims->name) : NULL;
-    s->auth_source = claims->auth_source ? apr_pstrdup(p, claims->auth_source) : NULL;
-    s->client_id = claims->client_id ? apr_pstrdup(p, claims->client_id) : NULL;
-    s->user_id = claims->user_id ? apr_pstrdup(p, claims->user_id) : NULL;
-    s->jti = claims->jti ? apr_pstrdup(p, claims->jti) : NULL;
+    s->client_id = dup_or_null(p, claims->client_id);
+    s->jti = dup_or_null(p, claims->jti);
     s->roles = copy_strings(p, claims->authorities);
     s->scope = copy_strings(p, claims->scope);
     s->access_token = apr_pstrdup(p, access_token);
-    s->refresh_token = refresh_token ? apr_pstrdup(p, refresh_token) : NULL;
+    s->refresh_token = dup_or_null(p, refresh_token);
     s->expires = claims->exp;
     s->created = now;
     s->last_access = now;

@@ -1,6 +1,7 @@
 /* session.h - a signed-in user's session as kept in the session store: who
- * they are (from the validated access token), their roles, the tokens, and
- * its lifetimes; plus its compact binary record. Pure logic (APR). */
+ * they are (from the validated access token: a member of staff, or a
+ * client calling with its own token), their roles, the tokens, and its
+ * lifetimes; plus its compact binary record. Pure logic (APR). */
 #ifndef NSSO_SESSION_H
 #define NSSO_SESSION_H
 
@@ -14,7 +15,7 @@
 #define NSSO_SESSION_ID_LEN 43
 
 typedef struct {
-    const char *user;          /* user_name, else sub */
+    const char *user;          /* user_name; a client token: client_id */
     const char *name;
     const char *auth_source;
     const char *client_id;
@@ -34,11 +35,20 @@ typedef struct {
     const char *on_behalf_of;  /* client token: the user it names (audit only) */
 } nsso_session_t;
 
+/* 1 when verified claims are a client's own token, never a member of
+ * staff: grant_type client_credentials; else (no grant_type, or another)
+ * unless the token has a user_name, a user_id and an auth_source other
+ * than "none", which a signed-in user's token always has. A client picks
+ * user_name and auth_source of its own token, so neither proves a user. */
+int nsso_claims_client(const nsso_claims_t *claims);
+
 /* A session from verified claims and the token response; NULL when the
- * claims name no usable user (neither user_name nor sub, or a name with
- * control characters or over 256 bytes). A token without
- * user_name but with client_id (client credentials) becomes a session of
- * user client_id with client_credentials set. */
+ * name it would carry is unusable (absent, control characters, 256 bytes
+ * or more). A member of staff's session is its user_name, with name,
+ * user_id and auth_source. A client token's (nsso_claims_client) is its
+ * client_id with client_credentials set, the user it names (user_name) in
+ * on_behalf_of only (checked like a user name), and no name, user_id or
+ * auth_source: a client token without client_id is refused. */
 nsso_session_t *nsso_session_from_claims(apr_pool_t *p,
                                          const nsso_claims_t *claims,
                                          const char *access_token,

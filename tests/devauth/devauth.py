@@ -892,9 +892,12 @@ class Handler(BaseHTTPRequestHandler):
             user = self.active_user(entry["username"])
             scope = self.requested_scope(client, f, allowed=entry["scope"])
             return self.issue(client, user, gt, scope, refresh=(rt, entry))
-        # client_credentials
+        # client_credentials: like HMPPS Auth, the client may name any user and
+        # any auth_source for its own token
         username = (f.get("username") or "").strip() or None
-        return self.issue(client, None, gt, self.requested_scope(client, f), cc_username=username)
+        auth_source = (f.get("auth_source") or "").strip() or "none"
+        return self.issue(client, None, gt, self.requested_scope(client, f), cc_username=username,
+                          cc_auth_source=auth_source)
 
     def active_user(self, username):
         user = self.cfg.users.get(username)
@@ -915,13 +918,15 @@ class Handler(BaseHTTPRequestHandler):
             entry = self.st.refresh.get(claims["jti"])
         return entry
 
-    def issue(self, client, user, grant_type, scope, refresh=None, cc_username=None):
+    def issue(self, client, user, grant_type, scope, refresh=None, cc_username=None,
+              cc_auth_source="none"):
         shaping = self.st.take_fault("token", SHAPING_MODES)
         mode = shaping["mode"] if shaping else None
         if mode:
             self._note = " [fault %s]" % mode
         lifetime = self.cfg.access_lifetime_for(client)
-        claims = build_claims(self.cfg, client, user, grant_type, scope, lifetime, cc_username)
+        claims = build_claims(self.cfg, client, user, grant_type, scope, lifetime, cc_username,
+                              cc_auth_source)
         if mode == "expired_token":
             claims["exp"] = int(time.time()) - 60
             claims["iat"] = claims["exp"] - lifetime
@@ -1206,7 +1211,8 @@ class Handler(BaseHTTPRequestHandler):
                              "exp": claims.get("exp")})
 
 
-def build_claims(cfg, client, user, grant_type, scope, lifetime, cc_username):
+def build_claims(cfg, client, user, grant_type, scope, lifetime, cc_username,
+                 cc_auth_source="none"):
     now = int(time.time())
     if user is not None:
         claims = {
@@ -1228,7 +1234,7 @@ def build_claims(cfg, client, user, grant_type, scope, lifetime, cc_username):
         if cc_username:
             claims["user_name"] = cc_username
         claims.update({
-            "auth_source": "none",
+            "auth_source": cc_auth_source,
             "authorities": list(client.get("authorities", [])),
             "scope": list(scope),
             "client_id": client["client_id"],

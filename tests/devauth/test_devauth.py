@@ -361,6 +361,11 @@ def test_client_credentials(base):
     c = verify_rs256(base, token(base, grant_type="client_credentials",
                                  username="ALLOC_SPO").json()["access_token"])
     assert c["user_name"] == c["sub"] == "ALLOC_SPO" and c["auth_source"] == "none"
+    # the client may name the auth source too, as on HMPPS Auth
+    c = verify_rs256(base, token(base, grant_type="client_credentials", username="ALLOC_SPO",
+                                 auth_source="nomis").json()["access_token"])
+    assert c["user_name"] == "ALLOC_SPO" and c["auth_source"] == "nomis"
+    assert c["grant_type"] == "client_credentials" and "user_id" not in c
 
 
 def test_user_api(base):

@@ -8,6 +8,7 @@
 #define NSSO_FUZZ_JWT_CHECK_H
 
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -33,6 +34,18 @@ static void nsso_fuzz_claim_eq(const char *t, const json_t *payload,
         NSSO_FUZZ_CHECK(t, got != NULL && strcmp(got, json_string_value(v)) == 0);
     else if (v == NULL || json_is_null(v))
         NSSO_FUZZ_CHECK(t, got == NULL);
+}
+
+/* A name a session may carry (as session.c's user_ok): present, at most
+ * 256 bytes, no control character. */
+static int nsso_fuzz_name_ok(const char *u)
+{
+    int ok = u && *u && strlen(u) <= 256;
+
+    for (const char *q = u; ok && *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            ok = 0;
+    return ok;
 }
 
 static void nsso_fuzz_jwt_result(const char *t, apr_pool_t *p, const char *token,
@@ -73,6 +86,12 @@ static void nsso_fuzz_jwt_result(const char *t, apr_pool_t *p, const char *token
         char *json = NULL;
         apr_size_t len = 0;
 
+        int client = nsso_claims_client(c);
+        /* the name the session would carry: a client token's client_id,
+         * else the user_name; a client token's user_name is checked too */
+        const char *u = client ? c->client_id : c->user_name;
+        const char *obo = client && c->user_name && *c->user_name ? c->user_name : NULL;
+
         if (s != NULL) {
             NSSO_FUZZ_CHECK(t, nsso_session_serialize(p, s, &json, &len) == APR_SUCCESS);
             NSSO_FUZZ_CHECK(t, nsso_session_parse(p, json, len, &back, &perr)
@@ -80,17 +99,23 @@ static void nsso_fuzz_jwt_result(const char *t, apr_pool_t *p, const char *token
             NSSO_FUZZ_CHECK(t, strcmp(back->user, s->user) == 0
                                    && back->roles->nelts == s->roles->nelts
                                    && back->expires == s->expires);
+            NSSO_FUZZ_CHECK(t, s->client_credentials == client && strcmp(s->user, u) == 0);
+            /* a client is never dressed as a member of staff */
+            NSSO_FUZZ_CHECK(t, !client || (s->name == NULL && s->user_id == NULL
+                                           && s->auth_source == NULL));
+            NSSO_FUZZ_CHECK(t, (s->on_behalf_of == NULL) == (obo == NULL));
+            /* a member of staff's token has all a signed-in user's has */
+            NSSO_FUZZ_CHECK(t, client || (c->user_id && *c->user_id && c->auth_source
+                                          && strcasecmp(c->auth_source, "none") != 0
+                                          && (!c->grant_type
+                                              || strcasecmp(c->grant_type,
+                                                            "client_credentials") != 0)));
         }
         else {
-            /* refused only when no claim names a user, or the one that
-             * would (user_name, else client_id, else sub) is unusable:
-             * control characters or 256 bytes and more */
-            const char *u = c->user_name && *c->user_name ? c->user_name
-                          : c->client_id && *c->client_id ? c->client_id : c->sub;
-            int usable = u && *u && strlen(u) < 256;
-            for (const char *q = u; usable && *q; q++)
-                if ((unsigned char)*q < 0x20 || *q == 0x7f)
-                    usable = 0;
+            /* refused only when that name, or the user a client token
+             * names, is unusable: absent, control characters, or more
+             * than 256 bytes */
+            int usable = nsso_fuzz_name_ok(u) && (!obo || nsso_fuzz_name_ok(obo));
             NSSO_FUZZ_CHECK(t, !usable);
         }
     }

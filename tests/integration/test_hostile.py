@@ -111,6 +111,7 @@ def user_claims(issuer, lifetime=600, user="ALLOC_SPO", **over):
     c = {"sub": user, "user_name": user, "auth_source": "nomis",
          "authorities": ["ROLE_ALLOC_MGR"], "scope": ["read", "write"],
          "client_id": H.CLIENT_ID, "grant_type": "authorization_code", "name": "Alloc Spo",
+         "user_id": "485412",
          "iss": issuer, "exp": now + lifetime, "iat": now, "jti": secrets.token_hex(16)}
     c.update(over)
     return c

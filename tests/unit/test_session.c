@@ -67,24 +67,155 @@ static void test_from_claims(void **state)
     assert_string_equal(s->refresh_token, "RT");
 }
 
-static void test_user_falls_back_to_client_then_sub_and_none_fails(void **state)
+/* A member of staff's token: user_name, user_id and a real auth_source,
+ * from any grant but client_credentials (or none named). */
+static void test_staff_token(void **state)
 {
+    static const char *const grants[] = { NULL, "authorization_code", "refresh_token",
+                                          "password" };
     nsso_claims_t c = spo_claims();
-    nsso_session_t *s;
+    apr_size_t i;
 
+    for (i = 0; i < sizeof(grants) / sizeof(grants[0]); i++) {
+        nsso_session_t *s;
+        c.grant_type = grants[i];
+        assert_false(nsso_claims_client(&c));
+        s = nsso_session_from_claims(pool, &c, "AT", NULL, 1);
+        assert_non_null(s);
+        assert_false(s->client_credentials);
+        assert_string_equal(s->user, "ALLOC_SPO");
+        assert_string_equal(s->user_id, "485412");
+        assert_string_equal(s->auth_source, "nomis");
+        assert_string_equal(s->client_id, "allocation-manager");
+        assert_null(s->on_behalf_of);
+    }
+    /* the client that signed the user in need not be named */
+    c.client_id = NULL;
     assert_false(nsso_session_from_claims(pool, &c, "AT", NULL, 1)->client_credentials);
-    c.user_name = NULL;
-    s = nsso_session_from_claims(pool, &c, "AT", NULL, 1);
-    assert_string_equal(s->user, "allocation-manager");
+}
+
+/* What HMPPS Auth gives a client asking for client_credentials with
+ * username=ALLOC_SPO&auth_source=nomis: the user's name, the client's roles. */
+static nsso_claims_t client_claims(void)
+{
+    nsso_claims_t c;
+    memset(&c, 0, sizeof(c));
+    c.sub = "ALLOC_SPO";
+    c.user_name = "ALLOC_SPO";
+    c.auth_source = "nomis";
+    c.client_id = "allocation-manager";
+    c.grant_type = "client_credentials";
+    c.jti = "jti-2";
+    c.authorities = strings("ROLE_SYSTEM_USER", NULL);
+    c.scope = strings("read", NULL);
+    c.exp = 2000000000;
+    return c;
+}
+
+static void assert_client_session(const nsso_claims_t *c, const char *on_behalf_of)
+{
+    nsso_session_t *s = nsso_session_from_claims(pool, c, "AT", NULL, 1);
+
+    assert_true(nsso_claims_client(c));
+    assert_non_null(s);
     assert_true(s->client_credentials);
+    assert_string_equal(s->user, c->client_id);
+    assert_string_equal(s->client_id, c->client_id);
+    if (on_behalf_of)
+        assert_string_equal(s->on_behalf_of, on_behalf_of);
+    else
+        assert_null(s->on_behalf_of);
+    /* nothing of a member of staff's identity */
+    assert_null(s->name);
+    assert_null(s->user_id);
+    assert_null(s->auth_source);
+    /* the roles and scope are the client's, and stay */
+    assert_int_equal(s->roles->nelts, c->authorities->nelts);
+    assert_int_equal(s->scope->nelts, c->scope->nelts);
+}
+
+static void test_client_credentials_naming_a_user(void **state)
+{
+    nsso_claims_t c = client_claims();
+
+    assert_client_session(&c, "ALLOC_SPO");
+    /* even with everything a user's token has: the grant decides */
+    c.user_id = "485412";
+    c.name = "Alloc Spo";
+    assert_client_session(&c, "ALLOC_SPO");
+    c.grant_type = "CLIENT_CREDENTIALS";
+    assert_client_session(&c, "ALLOC_SPO");
+    /* naming no user: sub is the client id */
+    c = client_claims();
+    c.user_name = NULL;
+    c.sub = "allocation-manager";
+    c.auth_source = "none";
+    assert_client_session(&c, NULL);
+}
+
+/* Without grant_type (older servers), or with another one, a token lacking
+ * any of user_name, user_id, a real auth_source is a client's. */
+static void test_client_without_grant_type(void **state)
+{
+    static const char *const grants[] = { NULL, "authorization_code", "password" };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(grants) / sizeof(grants[0]); i++) {
+        nsso_claims_t c = spo_claims();
+        c.grant_type = grants[i];
+        c.user_id = NULL;                  /* what a client token lacks */
+        assert_client_session(&c, "ALLOC_SPO");
+        c = spo_claims();
+        c.grant_type = grants[i];
+        c.user_id = "";
+        assert_client_session(&c, "ALLOC_SPO");
+        c = spo_claims();
+        c.grant_type = grants[i];
+        c.auth_source = "none";
+        assert_client_session(&c, "ALLOC_SPO");
+        c.auth_source = "NONE";
+        assert_client_session(&c, "ALLOC_SPO");
+        c.auth_source = NULL;
+        assert_client_session(&c, "ALLOC_SPO");
+        c = spo_claims();
+        c.grant_type = grants[i];
+        c.user_name = NULL;
+        assert_client_session(&c, NULL);
+        c.user_name = "";
+        assert_client_session(&c, NULL);
+    }
+}
+
+static void test_unusable_names_refused(void **state)
+{
+    nsso_claims_t c = client_claims();
+    char *longname = apr_palloc(pool, 258);
+
+    /* a client token that names no client cannot be anyone */
+    c.client_id = NULL;
+    assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
+    c.client_id = "";
+    assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
+    c.client_id = "svc\r\nX-Injected: yes";
+    assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
+    /* the user it names goes into a header too */
+    c = client_claims();
+    c.user_name = "EVIL\r\nX-Injected: yes";
+    assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
+    memset(longname, 'A', 257);
+    longname[257] = '\0';
+    c.user_name = longname;
+    assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
+    longname[256] = '\0';                 /* 256 bytes: as for user names */
+    assert_client_session(&c, longname);
+    /* sub never stands in for a user name */
+    c = spo_claims();
+    c.user_name = NULL;
     c.client_id = NULL;
     c.sub = "CLIENT_SUB";
-    s = nsso_session_from_claims(pool, &c, "AT", NULL, 1);
-    assert_string_equal(s->user, "CLIENT_SUB");
-    assert_false(s->client_credentials);
-    c.sub = "";
     assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
-    /* a user name that could split a header downstream is refused */
+    /* a member of staff's name that could split a header downstream */
+    c = spo_claims();
     c.user_name = "EVIL\r\nX-Injected: yes";
     assert_null(nsso_session_from_claims(pool, &c, "AT", NULL, 1));
     c.user_name = "TAB\tUSER";
@@ -300,7 +431,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_from_claims),
-        cmocka_unit_test(test_user_falls_back_to_client_then_sub_and_none_fails),
+        cmocka_unit_test(test_staff_token),
+        cmocka_unit_test(test_client_credentials_naming_a_user),
+        cmocka_unit_test(test_client_without_grant_type),
+        cmocka_unit_test(test_unusable_names_refused),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_reads_version_2),
