@@ -21,7 +21,7 @@ import harness as H
 from harness import cgi_env
 from conftest import _track
 
-from test_shared_store import Engine, REDIS, MEMCACHED, _need  # noqa: F401
+from test_shared_store import Engine, REDIS, _need
 
 XHR = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json"}
 
