@@ -2,13 +2,16 @@
  * NomisSSOAcceptBearer On beside sessions).
  *
  * A token is verified like a sign-in token (JWKS, alg allow-list, iss,
- * exp) and the result kept in the session store under "b:" + base64url of
- * its SHA-256 (never the token itself) until the token expires, so the RSA
- * check runs once per token, not once per request, across all children.
- * In front of it each child keeps the tokens it saw last (LOCAL_SLOTS, the
- * whole token compared byte for byte, so an API caller's repeated token costs
- * neither a digest nor a store lookup). Errors follow RFC 6750: 401 with a
- * Bearer challenge naming the error.
+ * exp) and the result kept in the session store under "b:<realm>:" +
+ * base64url of its SHA-256 (never the token itself) until the token
+ * expires, so the RSA check runs once per token, not once per request,
+ * across all children. In front of it each child keeps the tokens it saw
+ * last (LOCAL_SLOTS, the whole token compared byte for byte, so an API
+ * caller's repeated token costs neither a digest nor a store lookup).
+ * Both caches hold what one realm (realm.h) accepted and answer only that
+ * realm: a token one virtual host took is checked afresh by another whose
+ * HMPPS Auth settings differ. Errors follow RFC 6750: 401 with a Bearer
+ * challenge naming the error.
  *
  * NomisSSOBearerClients is checked on every request, after either cache:
  * the caches hold what a token says, and each location may accept other
@@ -16,6 +19,7 @@
 #include "bearer.h"
 #include "identity.h"
 #include "lifecycle.h"
+#include "realm.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -26,8 +30,6 @@
 #include <apr_lib.h>
 #include <apr_thread_mutex.h>
 #include <stdlib.h>
-
-#define BEARER_KEY_PREFIX "b:"
 
 /* RFC 6750 token68: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then
  * "=" (padding) only at the end. */
@@ -90,6 +92,7 @@ typedef struct {
     char *record;           /* malloc'd session record, without the token */
     apr_size_t record_len;
     apr_int64_t expires;
+    char realm[NSSO_REALM_LEN + 1]; /* the realm that accepted the token */
 } local_entry;
 
 static struct {
@@ -150,27 +153,31 @@ static void local_unlock(void)
 #endif
 }
 
-/* A token's slot: its tail (the signature's last bytes) and length, keyed. */
-static local_entry *local_slot(const char *token, apr_size_t n)
+/* A token's slot in a realm: its tail (the signature's last bytes), length
+ * and realm, keyed (so two virtual hosts using one token do not evict each
+ * other's entry at every turn). */
+static local_entry *local_slot(const char *realm, const char *token, apr_size_t n)
 {
     apr_size_t tail = n < 32 ? n : 32;
-    apr_uint64_t h = nsso_siphash24(local.key, token + n - tail, tail) ^ n;
+    apr_uint64_t h = nsso_siphash24(local.key, token + n - tail, tail) ^ n
+                     ^ nsso_siphash24(local.key, realm, strlen(realm));
 
     return &local.slot[h % LOCAL_SLOTS];
 }
 
-/* The record this child keeps for token (copied into p), or NULL. */
-static char *local_get(apr_pool_t *p, const char *token, apr_size_t n, apr_int64_t now,
-                       apr_size_t *len)
+/* The record this child keeps for token in realm (copied into p), or NULL. */
+static char *local_get(apr_pool_t *p, const char *realm, const char *token, apr_size_t n,
+                       apr_int64_t now, apr_size_t *len)
 {
     local_entry *e;
     char *rec = NULL;
 
     if (!local.ready)
         return NULL;
-    e = local_slot(token, n);
+    e = local_slot(realm, token, n);
     local_lock();
-    if (e->token && e->token_len == n && e->expires > now && !memcmp(e->token, token, n)) {
+    if (e->token && e->token_len == n && e->expires > now && !strcmp(e->realm, realm)
+        && !memcmp(e->token, token, n)) {
         rec = apr_pmemdup(p, e->record, e->record_len);
         *len = e->record_len;
     }
@@ -178,13 +185,13 @@ static char *local_get(apr_pool_t *p, const char *token, apr_size_t n, apr_int64
     return rec;
 }
 
-static void local_put(const char *token, apr_size_t n, const char *rec, apr_size_t len,
-                      apr_int64_t expires)
+static void local_put(const char *realm, const char *token, apr_size_t n,
+                      const char *rec, apr_size_t len, apr_int64_t expires)
 {
     local_entry *e;
     char *t, *r;
 
-    if (!local.ready)
+    if (!local.ready || strlen(realm) != NSSO_REALM_LEN)
         return;
     t = malloc(n);
     r = malloc(len ? len : 1);
@@ -195,9 +202,10 @@ static void local_put(const char *token, apr_size_t n, const char *rec, apr_size
     }
     memcpy(t, token, n);
     memcpy(r, rec, len);
-    e = local_slot(token, n);
+    e = local_slot(realm, token, n);
     local_lock();
     local_clear(e);
+    memcpy(e->realm, realm, NSSO_REALM_LEN + 1);
     e->token = t;
     e->token_len = n;
     e->record = r;
@@ -208,19 +216,20 @@ static void local_put(const char *token, apr_size_t n, const char *rec, apr_size
 
 /* ---- the shared cache ----------------------------------------------------------- */
 
-static const char *cache_key(apr_pool_t *p, const char *token)
+static const char *cache_key(apr_pool_t *p, const char *realm, const char *token)
 {
     unsigned char digest[32];
 
     nsso_sha256(token, strlen(token), digest);
-    return apr_pstrcat(p, BEARER_KEY_PREFIX, nsso_b64url_encode(p, digest, sizeof(digest)),
-                       NULL);
+    return nsso_store_key(p, NSSO_KEY_BEARER, realm,
+                          nsso_b64url_encode(p, digest, sizeof(digest)));
 }
 
-/* The session a cached record gives token, or NULL (none, unreadable or
- * expired). */
-static nsso_session_t *from_record(request_rec *r, const char *token, const char *rec,
-                                   apr_size_t len, apr_int64_t now)
+/* The session a cached record gives token in c's realm, or NULL (none,
+ * unreadable, expired or accepted in another realm). */
+static nsso_session_t *from_record(request_rec *r, const nsso_srv_conf *c,
+                                   const char *token, const char *rec, apr_size_t len,
+                                   apr_int64_t now)
 {
     nsso_session_t *s;
     const char *err;
@@ -228,25 +237,33 @@ static nsso_session_t *from_record(request_rec *r, const char *token, const char
     if (!rec || nsso_session_parse(r->pool, rec, len, &s, &err) != APR_SUCCESS
         || s->expires <= now)
         return NULL;
+    if (!nsso_session_realm_ok(s, c->realm)) {
+        /* under this realm's key, so only a writer with the store's keys put
+         * it there: check the token afresh */
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "cached bearer token of %s "
+                      "ignored: accepted in another realm (virtual host)", s->user);
+        return NULL;
+    }
     s->access_token = token;
     return s;
 }
 
-static nsso_session_t *cached(request_rec *r, const char *key, const char *token,
-                              apr_int64_t now)
+static nsso_session_t *cached(request_rec *r, const nsso_srv_conf *c, const char *key,
+                              const char *token, apr_int64_t now)
 {
     nsso_session_t *s;
     char *val;
     apr_size_t len;
 
     if (nsso_store_get(nsso_runtime_store(), r->pool, key, &val, &len) != APR_SUCCESS
-        || !(s = from_record(r, token, val, len, now)))
+        || !(s = from_record(r, c, token, val, len, now)))
         return NULL;
-    local_put(token, strlen(token), val, len, s->expires);
+    local_put(c->realm, token, strlen(token), val, len, s->expires);
     return s;
 }
 
-static void remember(request_rec *r, const char *key, nsso_session_t *s)
+static void remember(request_rec *r, const nsso_srv_conf *c, const char *key,
+                     nsso_session_t *s)
 {
     const char *token = s->access_token;
     char *rec;
@@ -256,7 +273,7 @@ static void remember(request_rec *r, const char *key, nsso_session_t *s)
     if (nsso_session_serialize(r->pool, s, &rec, &len) == APR_SUCCESS) {
         nsso_store_set(nsso_runtime_store(), key, rec, len, apr_time_from_sec(s->expires),
                        NULL);
-        local_put(token, strlen(token), rec, len, s->expires);
+        local_put(c->realm, token, strlen(token), rec, len, s->expires);
     }
     s->access_token = token;
 }
@@ -292,16 +309,16 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
     nsso_jwt_result_t res = NSSO_JWT_MALFORMED;
 
     /* a token this child accepted is the same bytes: well-formed, valid */
-    rec = local_get(r->pool, token, n, now, &len);
-    if (rec && (s = from_record(r, token, rec, len, now)) != NULL) {
+    rec = local_get(r->pool, c->realm, token, n, now, &len);
+    if (rec && (s = from_record(r, c, token, rec, len, now)) != NULL) {
         *out = s;
         return OK;
     }
     if (!token68_ok(token, n))
         return nsso_bearer_challenge(r, "invalid_request",
                                      "The Authorization header is malformed");
-    key = cache_key(r->pool, token);
-    if ((s = cached(r, key, token, now)) != NULL) {
+    key = cache_key(r->pool, c->realm, token);
+    if ((s = cached(r, c, key, token, now)) != NULL) {
         *out = s;
         return OK;
     }
@@ -321,7 +338,8 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
                       "user, or is a client's own token without a usable client_id");
         return nsso_bearer_challenge(r, "invalid_token", "The access token names no user");
     }
-    remember(r, key, s);
+    s->realm = c->realm;
+    remember(r, c, key, s);
     *out = s;
     return OK;
 }

@@ -141,7 +141,7 @@ static void prune_state_cookies(request_rec *r, const nsso_srv_conf *c,
             continue;
         sc = apr_array_push(found);
         sc->name = ck->name;
-        sc->created = nsso_state_decode(r->pool, c->crypto, ck->value, now,
+        sc->created = nsso_state_decode(r->pool, c->crypto, c->realm, ck->value, now,
                                         apr_time_from_sec(nsso_conf_state_timeout(c)),
                                         &st, &err) == APR_SUCCESS ? st->created : 0;
     }
@@ -189,8 +189,10 @@ static int start_login(request_rec *r, const nsso_srv_conf *c,
     }
     rv = nsso_state_new(r->pool, nsso_redirect_return_url(r->pool, r->unparsed_uri),
                         r->method, apr_time_now(), &st);
-    if (rv == APR_SUCCESS)
+    if (rv == APR_SUCCESS) {
+        st->realm = c->realm; /* only this virtual host's callback takes it */
         rv = nsso_state_encode(r->pool, c->crypto, st, &value, &err);
+    }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot create sign-in state: %s",
                       err ? err : "random generator failed");
@@ -311,14 +313,20 @@ int nsso_note_auth_failure(request_rec *r, const char *auth_type)
 /* ---- the callback -------------------------------------------------------------- */
 
 /* Single use: the first callback with a state records it until the state
- * would have expired anyway; any later one is refused. */
+ * would have expired anyway; any later one is refused. The marker is keyed
+ * on the state's digest, so any state length fits NSSO_STORE_MAX_KEY. */
 static apr_status_t state_spend(request_rec *r, const nsso_srv_conf *c,
                                 const nsso_state_t *st)
 {
-    apr_status_t rv = nsso_store_add(nsso_runtime_store(),
-                                     apr_pstrcat(r->pool, "u:", st->state, NULL), "1", 1,
-                                     st->created
-                                     + apr_time_from_sec(nsso_conf_state_timeout(c) + 60));
+    unsigned char digest[32];
+    const char *key;
+    apr_status_t rv;
+
+    nsso_sha256(st->state, strlen(st->state), digest);
+    key = nsso_store_key(r->pool, NSSO_KEY_STATE_USED, c->realm,
+                         nsso_b64url_encode(r->pool, digest, sizeof(digest)));
+    rv = nsso_store_add(nsso_runtime_store(), key, "1", 1,
+                        st->created + apr_time_from_sec(nsso_conf_state_timeout(c) + 60));
 
     if (rv != APR_SUCCESS && rv != APR_EEXIST) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot record the sign-in state as "
@@ -383,7 +391,7 @@ static int create_session(request_rec *r, const nsso_srv_conf *c,
                                                              : HTTP_INTERNAL_SERVER_ERROR;
     /* no fixation: whatever session the browser had before is ended */
     if (old && nsso_session_id_ok(old))
-        nsso_session_delete(r, old);
+        nsso_session_delete(r, c, old);
     nsso_add_cookie(r, c, nsso_conf_cookie_name(c), id, -1, nsso_conf_samesite(c));
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "signed in %s (auth source %s), session %s",
                   s->user, s->auth_source ? s->auth_source : "-",
@@ -428,7 +436,7 @@ const nsso_state_t *nsso_signin_state(request_rec *r, const nsso_srv_conf *c,
         *why = "no sign-in cookie for this state (expired, used, or another browser)";
         return NULL;
     }
-    if (nsso_state_decode(r->pool, c->crypto, value, apr_time_now(),
+    if (nsso_state_decode(r->pool, c->crypto, c->realm, value, apr_time_now(),
                           apr_time_from_sec(nsso_conf_state_timeout(c)), &st, &err)
         != APR_SUCCESS) {
         *why = apr_pstrcat(r->pool, "sign-in cookie refused: ", err, NULL);
@@ -557,6 +565,7 @@ int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *for
         return nsso_error_page(r, HTTP_BAD_GATEWAY, "Sign-in service unavailable",
                                "The HMPPS sign-in service did not say who you are.");
     }
+    s->realm = c->realm;
     fetch_caseload(r, c, s);
     rc = create_session(r, c, s, cookies);
     if (rc != OK)
@@ -739,7 +748,7 @@ static int handle_logout(request_rec *r, const nsso_srv_conf *c)
                                "part of this service.");
     }
     if (id) {
-        nsso_session_delete(r, id);
+        nsso_session_delete(r, c, id);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "signed out session %s",
                       nsso_redact(r->pool, id));
     }

@@ -8,9 +8,14 @@
  *
  * Refresh: within NomisSSORefreshBeforeExpiry of expiry the token is
  * refreshed with grant_type=refresh_token. One request per session does
- * it, holding a short "r:<id>" marker added atomically to the store; the
- * others go on with the still-valid token, or, if it has already expired,
- * wait briefly for the refreshed session. */
+ * it, holding a short "r:<realm>:<id>" marker added atomically to the store;
+ * the others go on with the still-valid token, or, if it has already
+ * expired, wait briefly for the refreshed session.
+ *
+ * Realms: every key names the server's realm (store.h) and every record the
+ * realm that accepted it, so a session made by one virtual host is never
+ * found, nor if planted under its key accepted, by another whose HMPPS Auth
+ * settings differ (realm.h). */
 #include "lifecycle.h"
 #include "request.h"
 #include "runtime.h"
@@ -77,7 +82,7 @@ static apr_status_t session_write(request_rec *r, const nsso_srv_conf *c,
                                   const char *id, const nsso_session_t *s, int replace)
 {
     nsso_store *store = nsso_runtime_store();
-    const char *key = nsso_session_key(r->pool, id);
+    const char *key = nsso_session_key(r->pool, c->realm, id);
     apr_time_t expiry = apr_time_from_sec(store_expiry(c, s));
     char *json;
     apr_size_t len;
@@ -110,12 +115,12 @@ apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
     return session_write(r, c, id, s, 0);
 }
 
-void nsso_session_delete(request_rec *r, const char *id)
+void nsso_session_delete(request_rec *r, const nsso_srv_conf *c, const char *id)
 {
-    nsso_store_del(nsso_runtime_store(), nsso_session_key(r->pool, id));
+    nsso_store_del(nsso_runtime_store(), nsso_session_key(r->pool, c->realm, id));
 }
 
-static nsso_session_t *session_load(request_rec *r, const char *id)
+static nsso_session_t *session_load(request_rec *r, const nsso_srv_conf *c, const char *id)
 {
     nsso_store *store = nsso_runtime_store();
     nsso_session_t *s;
@@ -124,7 +129,7 @@ static nsso_session_t *session_load(request_rec *r, const char *id)
     apr_size_t len;
     apr_status_t rv;
 
-    rv = nsso_store_get(store, r->pool, nsso_session_key(r->pool, id), &val, &len);
+    rv = nsso_store_get(store, r->pool, nsso_session_key(r->pool, c->realm, id), &val, &len);
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session %s not found (expired, "
                       "evicted or signed out)", nsso_redact(r->pool, id));
@@ -139,7 +144,14 @@ static nsso_session_t *session_load(request_rec *r, const char *id)
     if (nsso_session_parse(r->pool, val, len, &s, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "session %s unreadable: %s",
                       nsso_redact(r->pool, id), err);
-        nsso_session_delete(r, id);
+        nsso_session_delete(r, c, id);
+        return NULL;
+    }
+    if (!nsso_session_realm_ok(s, c->realm)) {
+        /* only a writer with the store's keys can put it here: not ours */
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "session %s refused: its record "
+                      "was accepted in another realm (virtual host)",
+                      nsso_redact(r->pool, id));
         return NULL;
     }
     return s;
@@ -196,6 +208,7 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
     }
     fresh->created = s->created;
     fresh->caseload = s->caseload;
+    fresh->realm = c->realm;
     *s = *fresh;
     return REFRESH_OK;
 }
@@ -212,7 +225,7 @@ static nsso_session_t *wait_for_refresh(request_rec *r, const nsso_srv_conf *c,
     while (apr_time_now() < until) {
         nsso_session_t *s;
         apr_sleep(REFRESH_WAIT_STEP);
-        s = session_load(r, id);
+        s = session_load(r, c, id);
         if (!s || s->expires != old_expires)
             return s;
     }
@@ -234,15 +247,15 @@ static nsso_session_t *maybe_refresh(request_rec *r, const nsso_srv_conf *c,
             return s;
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session %s: access token expired",
                       nsso_redact(r->pool, id));
-        nsso_session_delete(r, id);
+        nsso_session_delete(r, c, id);
         return NULL;
     }
-    lock = apr_pstrcat(r->pool, "r:", id, NULL);
+    lock = nsso_store_key(r->pool, NSSO_KEY_REFRESH, c->realm, id);
     if (nsso_store_add(nsso_runtime_store(), lock, "1", 1,
                        apr_time_now() + apr_time_from_sec(60)) != APR_SUCCESS)
         return expired ? wait_for_refresh(r, c, id, s->expires) : s;
     /* holding the marker: another request may have refreshed since we read */
-    fresh = session_load(r, id);
+    fresh = session_load(r, c, id);
     if (!fresh || fresh->expires != s->expires) {
         nsso_store_del(nsso_runtime_store(), lock);
         return fresh;
@@ -264,7 +277,7 @@ static nsso_session_t *maybe_refresh(request_rec *r, const nsso_srv_conf *c,
         return s;
     }
     if (res == REFRESH_REJECTED || expired) {
-        nsso_session_delete(r, id);
+        nsso_session_delete(r, c, id);
         return NULL;
     }
     return s; /* temporary failure, token still valid: try again next time */
@@ -318,7 +331,7 @@ static int still_active(request_rec *r, const nsso_srv_conf *c, const char *id,
     if (active == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "session of %s ended: the token "
                       "verification API says its token is no longer active", s->user);
-        nsso_session_delete(r, id);
+        nsso_session_delete(r, c, id);
         return 0;
     }
     if (active < 0 && !nsso_conf_verify_fail_open(c)) {
@@ -346,7 +359,8 @@ static apr_int64_t write_back_interval(const nsso_srv_conf *c)
 /* The early look's session for id (handed over once: the session read by
  * post_read_request is the one check_authn checks, so a request reads and
  * parses its record once), else the store's. */
-static nsso_session_t *session_first_load(request_rec *r, const char *id)
+static nsso_session_t *session_first_load(request_rec *r, const nsso_srv_conf *c,
+                                          const char *id)
 {
     nsso_req *q = nsso_req_of(r);
     nsso_session_t *s = q->peek_session;
@@ -354,7 +368,7 @@ static nsso_session_t *session_first_load(request_rec *r, const char *id)
     q->peek_session = NULL;
     if (s && !strcmp(q->peek_id, id))
         return s;
-    return session_load(r, id);
+    return session_load(r, c, id);
 }
 
 nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
@@ -364,7 +378,7 @@ nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
     nsso_req *q;
     nsso_session_t *s;
 
-    if (!id || !nsso_session_id_ok(id) || !(s = session_load(r, id)))
+    if (!id || !nsso_session_id_ok(id) || !(s = session_load(r, c, id)))
         return NULL;
     q = nsso_req_of(r);
     q->peek_id = id;
@@ -393,7 +407,7 @@ nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "malformed %s cookie ignored", name);
         return NULL;
     }
-    if (!(s = session_first_load(r, id)))
+    if (!(s = session_first_load(r, c, id)))
         return NULL;
     if (now - s->last_access >= nsso_conf_inactivity(c)
         || now - s->created >= nsso_conf_max_duration(c)) {
@@ -401,7 +415,7 @@ nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
                       now - s->created >= nsso_conf_max_duration(c)
                       ? "older than NomisSSOSessionMaxDuration"
                       : "idle longer than NomisSSOSessionInactivityTimeout");
-        nsso_session_delete(r, id);
+        nsso_session_delete(r, c, id);
         return NULL;
     }
     seen = s->last_access;
@@ -413,7 +427,7 @@ nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
         if (s->expires == expires) {
             /* our copy may be stale after the network calls: another request
              * may have refreshed (keep its tokens) or signed out (stay out) */
-            nsso_session_t *cur = session_load(r, id);
+            nsso_session_t *cur = session_load(r, c, id);
             if (!cur)
                 return NULL;
             if (cur->verified_at < s->verified_at)

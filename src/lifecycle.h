@@ -35,6 +35,6 @@ nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c);
 apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
                                const char *id, const nsso_session_t *s);
 
-void nsso_session_delete(request_rec *r, const char *id);
+void nsso_session_delete(request_rec *r, const nsso_srv_conf *c, const char *id);
 
 #endif

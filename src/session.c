@@ -4,6 +4,7 @@
  * parsing is strict: anything unexpected fails rather than yielding a half
  * session. */
 #include "session.h"
+#include "store.h"
 #include "util.h"
 
 #include <apr_strings.h>
@@ -371,7 +372,12 @@ const char *nsso_session_id_new(apr_pool_t *p)
     return nsso_random_b64url(p, NSSO_SESSION_ID_BYTES);
 }
 
-const char *nsso_session_key(apr_pool_t *p, const char *id)
+const char *nsso_session_key(apr_pool_t *p, const char *realm, const char *id)
 {
-    return apr_pstrcat(p, "s:", id, NULL);
+    return nsso_store_key(p, NSSO_KEY_SESSION, realm, id);
+}
+
+int nsso_session_realm_ok(const nsso_session_t *s, const char *realm)
+{
+    return s->realm && realm && !strcmp(s->realm, realm);
 }

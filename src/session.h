@@ -69,7 +69,10 @@ apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
 int nsso_session_id_ok(const char *id);
 /* A fresh random id; NULL if the random generator fails. */
 const char *nsso_session_id_new(apr_pool_t *p);
-/* Store key of a session id ("s:" + id). */
-const char *nsso_session_key(apr_pool_t *p, const char *id);
+/* Store key of a session id in realm ("s:<realm>:<id>", store.h). */
+const char *nsso_session_key(apr_pool_t *p, const char *realm, const char *id);
+/* 1 when s was accepted in realm (a record without a realm, from before
+ * record version 4, belongs to none). */
+int nsso_session_realm_ok(const nsso_session_t *s, const char *realm);
 
 #endif

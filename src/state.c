@@ -1,9 +1,10 @@
 /* state.c - owns the login-state codec: creating a fresh state (random
  * `state` and PKCE verifier), serialising it as JSON {"s","u","m","v","t"}
- * sealed with nsso_crypto, and opening, type-checking and age-checking it
- * again at the callback. Every field is validated both ways, so a value that
+ * (and "r", the realm) sealed with nsso_crypto, and opening, type-checking,
+ * realm-checking and age-checking it again at the callback. Every field is validated both ways, so a value that
  * encodes always decodes and a decoded value is always sane. */
 #include "state.h"
+#include "realm.h"
 #include "util.h"
 
 #include <string.h>
@@ -90,6 +91,8 @@ static const char *state_check(const nsso_state_t *st)
         return "bad PKCE verifier";
     if (st->created <= 0)
         return "bad creation time";
+    if (st->realm && !b64url_token_ok(st->realm, NSSO_REALM_LEN, NSSO_REALM_LEN))
+        return "bad realm";
     return NULL;
 }
 
@@ -129,7 +132,8 @@ static json_t *state_to_json(const nsso_state_t *st)
         || json_object_set_new(o, "u", json_string(st->return_url)) != 0
         || json_object_set_new(o, "m", json_string(st->method)) != 0
         || json_object_set_new(o, "v", json_string(st->pkce_verifier)) != 0
-        || json_object_set_new(o, "t", json_integer((json_int_t)st->created)) != 0) {
+        || json_object_set_new(o, "t", json_integer((json_int_t)st->created)) != 0
+        || (st->realm && json_object_set_new(o, "r", json_string(st->realm)) != 0)) {
         json_decref(o);
         return NULL;
     }
@@ -211,10 +215,13 @@ static const char *state_from_json(apr_pool_t *p, const char *json,
 {
     json_error_t jerr;
     json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    const json_t *t;
+    const json_t *t, *r;
     const char *why = NULL;
+    apr_size_t members;
 
-    if (o == NULL || !json_is_object(o) || json_object_size(o) != 5) {
+    r = json_is_object(o) ? json_object_get(o, "r") : NULL;
+    members = r ? 6 : 5;
+    if (o == NULL || !json_is_object(o) || json_object_size(o) != members) {
         json_decref(o);
         return "state is not the expected JSON object";
     }
@@ -222,8 +229,12 @@ static const char *state_from_json(apr_pool_t *p, const char *json,
     st->return_url = json_str(p, o, "u");
     st->method = json_str(p, o, "m");
     st->pkce_verifier = json_str(p, o, "v");
+    /* "r" is optional here; whether a realm is required is decode's call */
+    st->realm = r ? json_str(p, o, "r") : NULL;
     t = json_object_get(o, "t");
-    if (json_is_integer(t))
+    if (r && !st->realm)
+        why = "bad realm";
+    else if (json_is_integer(t))
         st->created = (apr_time_t)json_integer_value(t);
     else
         why = "bad creation time";
@@ -244,7 +255,7 @@ static const char *age_check(apr_time_t created, apr_time_t now,
 }
 
 apr_status_t nsso_state_decode(apr_pool_t *p, const nsso_crypto *c,
-                               const char *value, apr_time_t now,
+                               const char *realm, const char *value, apr_time_t now,
                                apr_interval_time_t max_age,
                                nsso_state_t **out, const char **err)
 {
@@ -272,6 +283,11 @@ apr_status_t nsso_state_decode(apr_pool_t *p, const nsso_crypto *c,
     if (why != NULL) {
         *err = why;
         return APR_EINVAL;
+    }
+    if (realm && !(st->realm && !strcmp(st->realm, realm))) {
+        *err = st->realm ? "state was made for another realm (virtual host)"
+                         : "state names no realm";
+        return APR_EACCES;
     }
     why = age_check(st->created, now, max_age);
     if (why != NULL) {

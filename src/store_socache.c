@@ -6,7 +6,9 @@
  * NomisSSOCryptoPassphrase (so session ids cannot be read back from it),
  * and every value is encrypted and authenticated (JWE, dir + A256GCM)
  * together with the original key, so a value copied under another key is refused
- * rather than handing one user's session to another.
+ * rather than handing one user's session to another, and with its absolute
+ * expiry, so a value written back by whoever controls the engine after its
+ * expiry (which the engine's own TTL alone cannot stop) is refused too.
  *
  * socache has no atomic insert-if-absent: add() is a retrieve followed by
  * a store, atomic only within one host (under the module's mutex). It
@@ -51,33 +53,66 @@ static void unlock(const socache_store *st, int want)
         apr_global_mutex_unlock(st->mutex);
 }
 
-/* key, a NUL, then the value: sealed together, so a value only opens
- * under the key it was written for. */
-static apr_status_t seal(apr_pool_t *p, const socache_store *st, const char *key,
-                         const void *val, apr_size_t len, char **out)
+#define EXPIRY_LEN 8
+
+/* At most one notice a minute per process: a replaying engine operator
+ * could otherwise fill the log. */
+static void notice_expired(const socache_store *st)
 {
-    apr_size_t klen = strlen(key);
-    char *plain = apr_palloc(p, klen + 1 + len);
+    static apr_time_t last;
+    apr_time_t now = apr_time_now();
+
+    if (now - last < apr_time_from_sec(60))
+        return;
+    last = now;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, st->s, "shared session store: refused a "
+                 "value past the expiry sealed into it (written back after it "
+                 "expired: the engine's data was replayed or restored)");
+}
+
+/* key, a NUL, the absolute expiry (64-bit little-endian apr time), then the
+ * value: sealed together, so a value only opens under the key it was
+ * written for and only until it expires. */
+static apr_status_t seal(apr_pool_t *p, const socache_store *st, const char *key,
+                         const void *val, apr_size_t len, apr_time_t expiry, char **out)
+{
+    apr_size_t klen = strlen(key), i;
+    apr_uint64_t e = (apr_uint64_t)expiry;
+    unsigned char *plain = apr_palloc(p, klen + 1 + EXPIRY_LEN + len);
     const char *err = NULL;
 
     memcpy(plain, key, klen + 1);
+    for (i = 0; i < EXPIRY_LEN; i++)
+        plain[klen + 1 + i] = (unsigned char)(e >> (8 * i));
     if (len)
-        memcpy(plain + klen + 1, val, len);
-    return nsso_crypto_seal(st->crypto, p, plain, klen + 1 + len, out, &err);
+        memcpy(plain + klen + 1 + EXPIRY_LEN, val, len);
+    return nsso_crypto_seal(st->crypto, p, plain, klen + 1 + EXPIRY_LEN + len, out, &err);
 }
 
+/* APR_SUCCESS with the value; APR_EGENERAL when it does not open under key
+ * (tampered, old passphrase, copied from another key); APR_TIMEUP when its
+ * sealed expiry has passed. Both are as good as absent to the caller. */
 static apr_status_t unseal(apr_pool_t *p, const socache_store *st, const char *key,
                            const char *sealed, char **val, apr_size_t *len)
 {
-    apr_size_t klen = strlen(key), plen;
+    apr_size_t klen = strlen(key), plen, i;
+    const unsigned char *at;
+    apr_uint64_t e = 0;
     const char *err = NULL;
     char *plain;
 
     if (nsso_crypto_open(st->crypto, p, sealed, &plain, &plen, &err) != APR_SUCCESS
-        || plen < klen + 1 || memcmp(plain, key, klen + 1))
+        || plen < klen + 1 + EXPIRY_LEN || memcmp(plain, key, klen + 1))
         return APR_EGENERAL;
-    *len = plen - klen - 1;
-    *val = apr_pstrmemdup(p, plain + klen + 1, *len);
+    at = (const unsigned char *)plain + klen + 1;
+    for (i = 0; i < EXPIRY_LEN; i++)
+        e |= (apr_uint64_t)at[i] << (8 * i);
+    if ((apr_time_t)e <= apr_time_now()) {
+        notice_expired(st);
+        return APR_TIMEUP;
+    }
+    *len = plen - klen - 1 - EXPIRY_LEN;
+    *val = apr_pstrmemdup(p, (const char *)at + EXPIRY_LEN, *len);
     return APR_SUCCESS;
 }
 
@@ -132,7 +167,7 @@ static apr_status_t sc_get(nsso_store *s, apr_pool_t *p, const char *key, char *
         return APR_NOTFOUND;
     if (rv != APR_SUCCESS)
         return rv;
-    /* a value that does not open is as good as absent (tampered or old key) */
+    /* a value that does not open, or has expired, is as good as absent */
     return unseal(p, st, key, sealed, val, len) == APR_SUCCESS ? APR_SUCCESS : APR_NOTFOUND;
 }
 
@@ -145,7 +180,7 @@ static apr_status_t put(const socache_store *st, apr_pool_t *p, const char *key,
 
     if (len > st->max_value)
         return APR_ENOSPC;
-    if ((rv = seal(p, st, key, val, len, &sealed)) != APR_SUCCESS)
+    if ((rv = seal(p, st, key, val, len, expiry, &sealed)) != APR_SUCCESS)
         return rv;
     ONCE_MORE(rv, st->provider->store(st->instance, st->s, (const unsigned char *)ekey,
                                       (unsigned int)strlen(ekey), expiry,
@@ -186,13 +221,15 @@ static apr_status_t sc_set(nsso_store *s, const char *key, const void *val,
 }
 
 /* Write only when absent (only_new) or only when present: a read then a
- * write, atomic on this host under the mutex. */
+ * write, atomic on this host under the mutex. Present means live: a value
+ * that does not open or has expired counts as absent, as it does for get. */
 static apr_status_t conditional_put(nsso_store *s, const char *key, const void *val,
                                     apr_size_t len, apr_time_t expiry, int only_new)
 {
     const socache_store *st = s->impl;
     apr_pool_t *p;
-    char *sealed;
+    char *sealed, *old;
+    apr_size_t old_len;
     apr_status_t rv;
 
     if (!key || !*key || strlen(key) > NSSO_STORE_MAX_KEY)
@@ -201,6 +238,8 @@ static apr_status_t conditional_put(nsso_store *s, const char *key, const void *
         return rv;
     if ((rv = lock(st, 1)) == APR_SUCCESS) {
         rv = raw_get(st, p, engine_key(p, st, key), &sealed);
+        if (rv == APR_SUCCESS && unseal(p, st, key, sealed, &old, &old_len) != APR_SUCCESS)
+            rv = APR_NOTFOUND;
         if (rv == APR_SUCCESS)
             rv = only_new ? APR_EEXIST : put(st, p, key, val, len, expiry);
         else if (rv == APR_NOTFOUND)

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_pool_t *p = nsso_fuzz_pool();
     const char *value = nsso_fuzz_cstr(p, data, size), *err = NULL;
     nsso_state_t *st = NULL;
-    apr_status_t rv = nsso_state_decode(p, nsso_fuzz_crypto(), value,
+    apr_status_t rv = nsso_state_decode(p, nsso_fuzz_crypto(), NULL, value,
                                         NSSO_FUZZ_STATE_NOW,
                                         NSSO_FUZZ_STATE_MAX_AGE, &st, &err);
 

@@ -1,5 +1,5 @@
 /* fuzz_state_plain.c - structure-aware variant of fuzz_state: the input is
- * the state JSON ({"s","u","m","v","t"}), sealed with the fixed key and then
+ * the state JSON ({"s","u","m","v","t"[,"r"]}), sealed with the fixed key and then
  * decoded, so the fuzzer works on the JSON and field checks that only an
  * authentic cookie reaches. Time: now NSSO_FUZZ_NOW, max age 300 s. */
 #include "fuzz_state_check.h"
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size <= NSSO_CRYPTO_MAX_PLAINTEXT)
         NSSO_FUZZ_CHECK(T, rv == APR_SUCCESS && value != NULL);
     if (rv == APR_SUCCESS) {
-        rv = nsso_state_decode(p, nsso_fuzz_crypto(), value, NSSO_FUZZ_STATE_NOW,
+        rv = nsso_state_decode(p, nsso_fuzz_crypto(), NULL, value, NSSO_FUZZ_STATE_NOW,
                                NSSO_FUZZ_STATE_MAX_AGE, &st, &err);
         /* it decrypts, so any refusal is about the content */
         NSSO_FUZZ_CHECK(T, rv != APR_EGENERAL);

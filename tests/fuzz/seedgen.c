@@ -110,6 +110,12 @@ static void state_seeds(void)
         exit(1);
     }
     puts0("state", "fresh", v);
+    st->realm = "R3alm-Id_42";
+    if (nsso_state_encode(pool, nsso_fuzz_crypto(), st, &v, &err) != APR_SUCCESS) {
+        fprintf(stderr, "seedgen: state: %s\n", err);
+        exit(1);
+    }
+    puts0("state", "realm", v);
     puts0("state", "post", seal(state_json("/api/submit", "POST", now - 5)));
     puts0("state", "root", seal(state_json("/", "GET", now)));
     puts0("state", "expired", seal(state_json("/a", "GET", now - 301)));

@@ -10,6 +10,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "session.h"
+#include "store.h"
 
 static apr_pool_t *pool;
 
@@ -424,7 +425,24 @@ static void test_ids(void **state)
     assert_false(nsso_session_id_ok(apr_pstrndup(pool, a, NSSO_SESSION_ID_LEN - 1)));
     assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa="));
     assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"));
-    assert_string_equal(nsso_session_key(pool, "abc"), "s:abc");
+    assert_string_equal(nsso_session_key(pool, "R0123456789", "abc"), "s:R0123456789:abc");
+    /* the longest key fits the store: "s:" + realm + ":" + id */
+    assert_true(strlen(nsso_session_key(pool, "R0123456789", a)) <= NSSO_STORE_MAX_KEY);
+}
+
+/* A record is good only in the realm that accepted it; one without a realm
+ * (written before realms existed) is good in none. */
+static void test_realm_check(void **state)
+{
+    nsso_session_t s = { 0 };
+
+    (void)state;
+    assert_false(nsso_session_realm_ok(&s, "R0123456789"));
+    s.realm = "R0123456789";
+    assert_true(nsso_session_realm_ok(&s, "R0123456789"));
+    assert_false(nsso_session_realm_ok(&s, "R0123456788"));
+    assert_false(nsso_session_realm_ok(&s, "R012345678"));
+    assert_false(nsso_session_realm_ok(&s, NULL));
 }
 
 int main(void)
@@ -441,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_reads_version_3),
         cmocka_unit_test(test_list_count_cannot_lie),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_realm_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

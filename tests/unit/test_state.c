@@ -81,7 +81,7 @@ static apr_status_t decode_at(fixture_t *f, const nsso_crypto *c, const char *v,
 {
     nsso_state_t *st = (nsso_state_t *)&st;
     const char *e = NULL;
-    apr_status_t rv = nsso_state_decode(f->p, c, v, now, MAX_AGE, &st, &e);
+    apr_status_t rv = nsso_state_decode(f->p, c, NULL, v, now, MAX_AGE, &st, &e);
 
     if (rv == APR_SUCCESS) {
         assert_non_null(st);
@@ -314,11 +314,75 @@ static void test_garbage_values(void **state)
     assert_int_equal(decode_at(f, f->c, "", NOW, NULL, NULL), APR_EGENERAL);
     assert_int_equal(decode_at(f, f->c, "garbage", NOW, NULL, NULL), APR_EGENERAL);
     assert_int_equal(decode_at(f, f->c, "a.b.c.d.e", NOW, NULL, NULL), APR_EGENERAL);
-    assert_int_not_equal(nsso_state_decode(f->p, f->c, NULL, NOW, MAX_AGE, &st, &err),
+    assert_int_not_equal(nsso_state_decode(f->p, f->c, NULL, NULL, NOW, MAX_AGE, &st, &err),
                          APR_SUCCESS);
     assert_null(st);
-    assert_int_not_equal(nsso_state_decode(f->p, NULL, "x", NOW, MAX_AGE, &st, &err),
+    assert_int_not_equal(nsso_state_decode(f->p, NULL, NULL, "x", NOW, MAX_AGE, &st, &err),
                          APR_SUCCESS);
+}
+
+/* ---- realms ------------------------------------------------------------------ */
+
+#define REALM_A "AAAAAAAAAAA"
+#define REALM_B "BBBBBBBBBBB"
+
+static apr_status_t decode_in(fixture_t *f, const char *realm, const char *v,
+                              const char **err)
+{
+    nsso_state_t *st = (nsso_state_t *)&st;
+    apr_status_t rv = nsso_state_decode(f->p, f->c, realm, v, NOW, MAX_AGE, &st, err);
+
+    assert_true(rv == APR_SUCCESS ? st != NULL : st == NULL);
+    return rv;
+}
+
+/* Two virtual hosts may share the passphrase: a state made for one opens
+ * with the other's key, and only its realm says it is not the other's. */
+static void test_realm_binds_the_state(void **state)
+{
+    fixture_t *f = *state;
+    nsso_state_t *st = fresh(f, "/a", "GET"), *back = NULL;
+    const char *err = NULL;
+    char *v, *none;
+
+    none = encode(f, st);
+    st->realm = REALM_A;
+    v = encode(f, st);
+    assert_int_equal(decode_at(f, f->c, v, NOW, &back, NULL), APR_SUCCESS);
+    assert_string_equal(back->realm, REALM_A);
+    assert_int_equal(decode_in(f, REALM_A, v, &err), APR_SUCCESS);
+    assert_int_equal(decode_in(f, REALM_B, v, &err), APR_EACCES);
+    assert_non_null(strstr(err, "another realm"));
+    assert_null(strstr(err, REALM_A));
+    /* a state that names no realm is good for none */
+    assert_int_equal(decode_in(f, REALM_A, none, &err), APR_EACCES);
+    /* the realm is checked before the age, but a good realm still ages */
+    assert_int_equal(nsso_state_decode(f->p, f->c, REALM_A, v, NOW + MAX_AGE + 1, MAX_AGE,
+                                       &back, &err), APR_TIMEUP);
+}
+
+static void test_realm_shape(void **state)
+{
+    fixture_t *f = *state;
+    nsso_state_t st = { GOOD_S, "/ok", "GET", GOOD_V, NOW, "AAAAAAAAAA" }; /* 10 */
+    char *v = NULL;
+    const char *err = NULL;
+
+    assert_int_equal(nsso_state_encode(f->p, f->c, &st, &v, &err), APR_EINVAL);
+    st.realm = "AAAAAAAAAA+";
+    assert_int_equal(nsso_state_encode(f->p, f->c, &st, &v, &err), APR_EINVAL);
+    st.realm = REALM_A;
+    assert_int_equal(nsso_state_encode(f->p, f->c, &st, &v, &err), APR_SUCCESS);
+    assert_int_equal(decode_json(f, "{\"s\":" Q(GOOD_S) ",\"u\":\"/\",\"m\":\"GET\",\"v\":"
+                                 Q(GOOD_V) ",\"t\":" T_NOW ",\"r\":" Q(REALM_A) "}", NULL),
+                     APR_SUCCESS);
+    assert_int_equal(decode_json(f, "{\"s\":" Q(GOOD_S) ",\"u\":\"/\",\"m\":\"GET\",\"v\":"
+                                 Q(GOOD_V) ",\"t\":" T_NOW ",\"r\":null}", NULL), APR_EINVAL);
+    assert_int_equal(decode_json(f, "{\"s\":" Q(GOOD_S) ",\"u\":\"/\",\"m\":\"GET\",\"v\":"
+                                 Q(GOOD_V) ",\"t\":" T_NOW ",\"r\":\"AAAAAAAAAAAA\"}", NULL),
+                     APR_EINVAL);
+    assert_int_equal(decode_json(f, "{\"s\":" Q(GOOD_S) ",\"u\":\"/\",\"m\":\"GET\",\"v\":"
+                                 Q(GOOD_V) ",\"r\":" Q(REALM_A) ",\"x\":1}", NULL), APR_EINVAL);
 }
 
 /* ---- content checks (sealed with the right key) ------------------------------- */
@@ -447,6 +511,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_fields),
+        cmocka_unit_test(test_realm_binds_the_state),
+        cmocka_unit_test(test_realm_shape),
         cmocka_unit_test(test_new_accepts_paths_and_methods),
         cmocka_unit_test(test_new_refuses_bad_input),
         cmocka_unit_test(test_round_trip),
