@@ -204,3 +204,24 @@ def test_server_wide_limit(httpd_factory, devauth):
     assert _guess_from(h, s, state, "203.0.113.9", "NOBODY_C999") == 429
     assert _guess_from(h, s, state, "203.0.113.9", "ALLOC_SPO", H.PASSWORD) == 429
     assert _token_requests(devauth) == before
+
+
+def test_store_down_refuses_without_asking_hmpps_auth(httpd_factory, devauth):
+    from test_shared_store import REDIS, Engine, _need
+    _need(REDIS, "redis")
+    engine = Engine("redis").start()
+    try:
+        conf = ("LoadModule socache_redis_module %s/mod_socache_redis.so\nRedisTimeout 2\n"
+                % H.MODDIR) + H.nsso_directives(
+                    devauth.auth_url, extra="NomisSSOGrantType password\n"
+                    "NomisSSOPasswordAllowHTTP On\n"
+                    "NomisSSOSessionStore socache:redis:127.0.0.1:%d" % engine.port)
+        h = httpd_factory(nsso_conf=conf)
+        s, state, _ = _form(h)
+        engine.stop()
+        before = _token_requests(devauth)
+        r = _post(h, s, state, "ALLOC_SPO", "a-guess")
+        assert r.status_code == 503 and r.headers.get("Retry-After"), h.explain(r)
+        assert _token_requests(devauth) == before  # never "zero failures so far"
+    finally:
+        engine.stop()
