@@ -32,7 +32,8 @@ static nsso_crypto *crypto_for(const char *pass)
     nsso_crypto *c = NULL;
     const char *err = NULL;
 
-    assert_int_equal(nsso_crypto_create(pool, pp, 1, &c, &err), APR_SUCCESS);
+    /* pool as the stretch cache too: each passphrase costs one PBKDF2 */
+    assert_int_equal(nsso_crypto_create_cached(pool, pool, pp, 1, &c, &err), APR_SUCCESS);
     return c;
 }
 
