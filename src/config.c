@@ -19,7 +19,7 @@
 #define DEFAULT_MAX_STATE_COOKIES 5
 #define DEFAULT_CACHE_ENTRIES 10000
 #define DEFAULT_CACHE_ENTRY_SIZE 8192
-#define MIN_PASSPHRASE_LEN 16
+#define MIN_PASSPHRASE_LEN 32
 #define DEFAULT_JWKS_REFETCH 10
 #define DEFAULT_REFRESH_BEFORE 60
 #define DEFAULT_INACTIVITY (20 * 60)
@@ -421,8 +421,8 @@ static const char *set_passphrase(cmd_parms *cmd, void *d, const char *a1, const
             return err;
         if (strlen(v) < MIN_PASSPHRASE_LEN)
             return fail(cmd, apr_psprintf(cmd->pool,
-                        "passphrase %d is shorter than %d characters", i + 1,
-                        MIN_PASSPHRASE_LEN));
+                        "passphrase %d is shorter than %d characters; make a random "
+                        "one with `openssl rand -base64 32`", i + 1, MIN_PASSPHRASE_LEN));
         c->passphrases[i] = v;
     }
     c->npassphrases = i;
@@ -836,8 +836,11 @@ const command_rec nsso_directives[] = {
         "when a Require nomis-* line denies: 403 (default), 401, or a URL to redirect to"),
     AP_INIT_TAKE1("NomisSSOPass", set_pass, NULL, OR_AUTHCFG | RSRC_CONF,
         "hand the user to later handlers as headers, environment, both (default) or none"),
-    AP_INIT_FLAG("NomisSSOPassAccessToken", set_pass_token, NULL, OR_AUTHCFG | RSRC_CONF,
-        "also pass the access token (NOMIS_SSO_ACCESS_TOKEN, Authorization: Bearer)"),
+    /* never from .htaccess: a directory owner's scripts must not be able to
+     * ask for staff members' access tokens */
+    AP_INIT_FLAG("NomisSSOPassAccessToken", set_pass_token, NULL, ACCESS_CONF | RSRC_CONF,
+        "also pass the access token (NOMIS_SSO_ACCESS_TOKEN, Authorization: Bearer); "
+        "httpd.conf only, not .htaccess"),
     AP_INIT_TAKE1("NomisSSOInfoURI", set_info_uri, NULL, RSRC_CONF,
         "path answering the signed-in user's session as JSON (default: off)"),
     AP_INIT_TAKE1("NomisSSOCaseloadURL", set_caseload_url, NULL, RSRC_CONF,

@@ -1,5 +1,7 @@
 /* crypto.c - owns the module's symmetric keys and what is done with them:
- * HKDF-SHA256 derivation from the configured passphrases, sealing and
+ * derivation from the configured passphrases (PBKDF2-HMAC-SHA256 stretches
+ * each into a master key, once per process, then HKDF-SHA256 splits it into
+ * the JWE and MAC keys), sealing and
  * opening compact JWE (alg "dir", enc "A256GCM") through cjose, and the
  * HMAC-SHA256 keyed MAC. A JWE is checked structurally (header exactly
  * {"alg":"dir","enc":"A256GCM"}, empty encrypted key, 96-bit IV, 128-bit
@@ -24,6 +26,18 @@
 #define NSSO_GCM_IV_LEN 12
 #define NSSO_GCM_TAG_LEN 16
 #define NSSO_PASSPHRASE_MAX 4096
+
+/* The stretch: OWASP's 2023 figure for PBKDF2-HMAC-SHA256. The salt is
+ * fixed, not random: every host sharing a store must derive the same keys
+ * from the same passphrase, and the salt's job here is only to make tables
+ * built for other software useless. Fuzzing explores parsing, not cost. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define NSSO_KDF_ITERATIONS 1
+#else
+#define NSSO_KDF_ITERATIONS 600000
+#endif
+static const char kdf_salt[] = "mod_nomis_sso/kdf/1";
+#define KDF_CACHE_PREFIX "mod_nomis_sso:kdf:"
 
 static const char hkdf_salt[] = "mod_nomis_sso/hkdf-salt/v1";
 static const char info_jwe[] = "mod_nomis_sso/jwe";
@@ -77,16 +91,56 @@ static int hkdf_sha256(const char *ikm, apr_size_t ikmlen, const char *info,
     return ok;
 }
 
-static cjose_jwk_t *derive_jwk(const char *passphrase)
+static cjose_jwk_t *derive_jwk(const unsigned char master[NSSO_KEY_LEN])
 {
     unsigned char key[NSSO_KEY_LEN];
     cjose_jwk_t *jwk = NULL;
     cjose_err cerr;
 
-    if (hkdf_sha256(passphrase, strlen(passphrase), info_jwe, key))
+    if (hkdf_sha256((const char *)master, NSSO_KEY_LEN, info_jwe, key))
         jwk = cjose_jwk_create_oct_spec(key, sizeof(key), &cerr);
     OPENSSL_cleanse(key, sizeof(key));
     return jwk;
+}
+
+static int stretch(const char *passphrase, unsigned char master[NSSO_KEY_LEN])
+{
+    return PKCS5_PBKDF2_HMAC(passphrase, (int)strlen(passphrase),
+                             (const unsigned char *)kdf_salt, (int)strlen(kdf_salt),
+                             NSSO_KDF_ITERATIONS, EVP_sha256(), NSSO_KEY_LEN, master) == 1;
+}
+
+static apr_status_t master_cleanup(void *data)
+{
+    OPENSSL_cleanse(data, NSSO_KEY_LEN);
+    return APR_SUCCESS;
+}
+
+/* The master key of passphrase: from cache's userdata when this process has
+ * stretched it before, else stretched now (and remembered when cache is not
+ * NULL). The userdata key names a digest of the passphrase, never the text. */
+static int master_key(apr_pool_t *cache, const char *passphrase,
+                      unsigned char master[NSSO_KEY_LEN])
+{
+    unsigned char digest[32];
+    char name[sizeof(KDF_CACHE_PREFIX) + 64];
+    void *kept = NULL;
+    int i;
+
+    if (cache == NULL)
+        return stretch(passphrase, master);
+    nsso_sha256(passphrase, strlen(passphrase), digest);
+    memcpy(name, KDF_CACHE_PREFIX, sizeof(KDF_CACHE_PREFIX) - 1);
+    for (i = 0; i < 32; i++)
+        apr_snprintf(name + sizeof(KDF_CACHE_PREFIX) - 1 + 2 * i, 3, "%02x", digest[i]);
+    if (apr_pool_userdata_get(&kept, name, cache) == APR_SUCCESS && kept != NULL) {
+        memcpy(master, kept, NSSO_KEY_LEN);
+        return 1;
+    }
+    if (!stretch(passphrase, master))
+        return 0;
+    kept = apr_pmemdup(cache, master, NSSO_KEY_LEN);
+    return apr_pool_userdata_set(kept, name, master_cleanup, cache) == APR_SUCCESS;
 }
 
 static const char *check_passphrases(const char *const *passphrases, int n)
@@ -104,13 +158,31 @@ static const char *check_passphrases(const char *const *passphrases, int n)
     return NULL;
 }
 
-apr_status_t nsso_crypto_create(apr_pool_t *p, const char *const *passphrases,
-                                int npassphrases, nsso_crypto **out,
-                                const char **err)
+static apr_status_t derive_keys(nsso_crypto *c, apr_pool_t *cache,
+                                const char *const *passphrases, int n)
+{
+    unsigned char master[NSSO_KEY_LEN];
+    int i, ok = 1;
+
+    for (i = 0; ok && i < n; i++) {
+        ok = master_key(cache, passphrases[i], master)
+             && (c->jwk[i] = derive_jwk(master)) != NULL;
+        if (ok && i == 0)
+            ok = hkdf_sha256((const char *)master, NSSO_KEY_LEN, info_mac, c->mac_key);
+        if (ok)
+            c->nkeys = i + 1;
+    }
+    OPENSSL_cleanse(master, sizeof(master));
+    return ok ? APR_SUCCESS : APR_EGENERAL;
+}
+
+apr_status_t nsso_crypto_create_cached(apr_pool_t *p, apr_pool_t *cache,
+                                       const char *const *passphrases,
+                                       int npassphrases, nsso_crypto **out,
+                                       const char **err)
 {
     const char *dummy, *why;
     nsso_crypto *c;
-    int i;
 
     if (err == NULL)
         err = &dummy;
@@ -125,23 +197,20 @@ apr_status_t nsso_crypto_create(apr_pool_t *p, const char *const *passphrases,
     }
     c = apr_pcalloc(p, sizeof(*c));
     apr_pool_cleanup_register(p, c, crypto_cleanup, apr_pool_cleanup_null);
-    for (i = 0; i < npassphrases; i++) {
-        c->jwk[i] = derive_jwk(passphrases[i]);
-        if (c->jwk[i] == NULL) {
-            apr_pool_cleanup_run(p, c, crypto_cleanup);
-            *err = "key derivation failed";
-            return APR_EGENERAL;
-        }
-        c->nkeys = i + 1;
-    }
-    if (!hkdf_sha256(passphrases[0], strlen(passphrases[0]), info_mac,
-                     c->mac_key)) {
+    if (derive_keys(c, cache, passphrases, npassphrases) != APR_SUCCESS) {
         apr_pool_cleanup_run(p, c, crypto_cleanup);
         *err = "key derivation failed";
         return APR_EGENERAL;
     }
     *out = c;
     return APR_SUCCESS;
+}
+
+apr_status_t nsso_crypto_create(apr_pool_t *p, const char *const *passphrases,
+                                int npassphrases, nsso_crypto **out,
+                                const char **err)
+{
+    return nsso_crypto_create_cached(p, NULL, passphrases, npassphrases, out, err);
 }
 
 /* ---- sealing ------------------------------------------------------------- */

@@ -17,10 +17,21 @@ typedef struct nsso_crypto nsso_crypto;
 #define NSSO_CRYPTO_MAX_PLAINTEXT (512 * 1024)
 #define NSSO_CRYPTO_MAX_COMPACT (1024 * 1024)
 
-/* Derive keys from 1 or 2 passphrases (HKDF-SHA256, info "mod_nomis_sso/jwe").
- * The cjose keys are released by a cleanup on p. APR_EINVAL (and *err) for
- * a missing or empty passphrase. HKDF does not stretch: passphrases should
- * be long random strings (the configuration layer should enforce a minimum). */
+/* Derive keys from 1 or 2 passphrases: each is stretched with
+ * PBKDF2-HMAC-SHA256 (600,000 iterations, salt "mod_nomis_sso/kdf/1") into a
+ * master key, from which HKDF-SHA256 derives the JWE key (info
+ * "mod_nomis_sso/jwe"; one per passphrase) and, from the first, the MAC key
+ * ("mod_nomis_sso/mac"). The cjose keys are released by a cleanup on p.
+ * APR_EINVAL (and *err) for a missing or empty passphrase. The stretch costs
+ * about 0.2 s per passphrase, so nsso_crypto_create_cached keeps each master
+ * key in cache's userdata (cleansed when cache goes; cache NULL: no cache):
+ * with httpd's process pool a passphrase is stretched once per parent process,
+ * not at every configuration pass or graceful restart. Start-up only: the
+ * cache is not safe to use from several threads at once. */
+apr_status_t nsso_crypto_create_cached(apr_pool_t *p, apr_pool_t *cache,
+                                       const char *const *passphrases,
+                                       int npassphrases, nsso_crypto **out,
+                                       const char **err);
 apr_status_t nsso_crypto_create(apr_pool_t *p, const char *const *passphrases,
                                 int npassphrases, nsso_crypto **out,
                                 const char **err);

@@ -174,6 +174,64 @@ static int challenge(request_rec *r, const nsso_srv_conf *c)
     return nsso_bearer_challenge(r, NULL, NULL);
 }
 
+/* The part of a request target before its query (and fragment). */
+static const char *path_part(apr_pool_t *p, const char *target)
+{
+    return apr_pstrmemdup(p, target, strcspn(target, "?#"));
+}
+
+/* A new sign-in state for return_url sealed into *value, when its cookie
+ * fits what a browser keeps (NSSO_COOKIE_MAX_SIZE, name and value): 1; 0 when
+ * it would not; -1 (and *rv, *err) when it cannot be made at all. */
+static int state_fits(request_rec *r, const nsso_srv_conf *c, const char *return_url,
+                      nsso_state_t **st, char **value, apr_status_t *rv, const char **err)
+{
+    *rv = nsso_state_new(r->pool, return_url, r->method, apr_time_now(), st);
+    if (*rv == APR_SUCCESS) {
+        (*st)->realm = c->realm; /* only this virtual host's callback takes it */
+        *rv = nsso_state_encode(r->pool, c->crypto, *st, value, err);
+    }
+    if (*rv != APR_SUCCESS)
+        return -1;
+    return strlen(nsso_state_cookie_name(r->pool, c, (*st)->state)) + strlen(*value)
+           <= NSSO_COOKIE_MAX_SIZE;
+}
+
+/* The state for this request, its return URL as long as the guard and the
+ * cookie allow: the whole local URL, else its path without the query, else
+ * "/". Never a redirect to sign in without a state cookie to come back with. */
+static apr_status_t make_state(request_rec *r, const nsso_srv_conf *c, nsso_state_t **st,
+                               char **value, const char **err)
+{
+    const char *path = r->unparsed_uri ? path_part(r->pool, r->unparsed_uri) : "/";
+    const char *cand[3];
+    apr_status_t rv = APR_SUCCESS;
+    int i, fits;
+
+    cand[1] = nsso_redirect_path_ok(path) ? path : "/";
+    cand[2] = "/";
+    /* "/" when refused: too long (a long query, say), or unsafe */
+    cand[0] = nsso_redirect_return_url(r->pool, r->unparsed_uri);
+    if (!strcmp(cand[0], "/") && strcmp(cand[1], "/")) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "sign-in: a return URL of %"
+                      APR_SIZE_T_FMT " bytes is not kept whole: its query is dropped",
+                      strlen(r->unparsed_uri));
+        cand[0] = cand[1];
+    }
+    for (i = 0; i < 3; i++) {
+        if (i > 0 && !strcmp(cand[i], cand[i - 1]))
+            continue;
+        if ((fits = state_fits(r, c, cand[i], st, value, &rv, err)) != 0)
+            return fits > 0 ? APR_SUCCESS : rv;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "sign-in: a return URL of %"
+                      APR_SIZE_T_FMT " bytes is too long for the state cookie: %s",
+                      strlen(cand[i]), i == 0 && strcmp(cand[0], cand[1])
+                      ? "its query is dropped" : "returning to / instead");
+    }
+    *err = "the state cookie does not fit even for /";
+    return APR_EGENERAL;
+}
+
 static int start_login(request_rec *r, const nsso_srv_conf *c,
                        const apr_array_header_t *cookies)
 {
@@ -187,12 +245,7 @@ static int start_login(request_rec *r, const nsso_srv_conf *c,
                       "no session: answering 401 to a request that cannot follow a redirect");
         return challenge(r, c);
     }
-    rv = nsso_state_new(r->pool, nsso_redirect_return_url(r->pool, r->unparsed_uri),
-                        r->method, apr_time_now(), &st);
-    if (rv == APR_SUCCESS) {
-        st->realm = c->realm; /* only this virtual host's callback takes it */
-        rv = nsso_state_encode(r->pool, c->crypto, st, &value, &err);
-    }
+    rv = make_state(r, c, &st, &value, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot create sign-in state: %s",
                       err ? err : "random generator failed");

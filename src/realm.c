@@ -18,11 +18,10 @@ static void put_part(apr_pool_t *p, apr_array_header_t *buf, const char *v)
     memcpy(apr_array_push(buf), &s, sizeof(s));
 }
 
-const char *nsso_realm_derive(apr_pool_t *p, const nsso_crypto *crypto,
-                              const nsso_realm_facts_t *f)
+const char *nsso_realm_derive(apr_pool_t *p, const nsso_realm_facts_t *f)
 {
     apr_array_header_t *parts = apr_array_make(p, 16, sizeof(const char *));
-    unsigned char mac[32];
+    unsigned char digest[32];
     const char *text;
 
     put_part(p, parts, "mod_nomis_sso/realm/1");
@@ -33,8 +32,8 @@ const char *nsso_realm_derive(apr_pool_t *p, const nsso_crypto *crypto,
     put_part(p, parts, f->algs);
     put_part(p, parts, f->jwks_source);
     text = apr_array_pstrcat(p, parts, 0);
-    nsso_crypto_mac(crypto, text, strlen(text), mac);
-    return nsso_b64url_encode(p, mac, 8);
+    nsso_sha256(text, strlen(text), digest);
+    return nsso_b64url_encode(p, digest, 8);
 }
 
 int nsso_realm_id_ok(const char *s)

@@ -170,7 +170,7 @@ static const char *server_realm(apr_pool_t *p, const nsso_srv_conf *c)
     f.algs = c->algs ? apr_array_pstrcat(p, c->algs, ' ') : "RS256";
     f.jwks_source = apr_psprintf(p, "ca=%s verify=%d", c->ca_file ? c->ca_file : "",
                                  c->ssl_verify);
-    return nsso_realm_derive(p, c->crypto, &f);
+    return nsso_realm_derive(p, &f);
 }
 
 int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -186,7 +186,10 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
         if (!server_configured(c))
             continue;
-        rv = nsso_crypto_create(pconf, c->passphrases, c->npassphrases, &c->crypto, &err);
+        /* the process pool outlives configuration passes: each passphrase
+         * is stretched once per parent, not at every (graceful) restart */
+        rv = nsso_crypto_create_cached(pconf, s->process->pool, c->passphrases,
+                                       c->npassphrases, &c->crypto, &err);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                          "NomisSSOCryptoPassphrase: cannot derive keys: %s",

@@ -1,5 +1,6 @@
 """`httpd -t` with the module: bad configurations are refused at start-up, and
-the message names the directive to fix."""
+the message names the directive to fix; and directives that may not appear
+everywhere (.htaccess) are refused there."""
 
 import pytest
 
@@ -81,7 +82,18 @@ def test_missing_passphrase(made):
 
 
 def test_short_passphrase(made):
-    check(made, config(passphrase="fifteen-chars!!"), False, "NomisSSOCryptoPassphrase")
+    out = check(made, config(passphrase="x" * 31), False, "NomisSSOCryptoPassphrase",
+                "32 characters", "openssl rand -base64 32")
+    assert "x" * 31 not in out  # the secret itself is never echoed
+    check(made, config(passphrase="x" * 32), True)
+
+
+def test_short_passphrase_from_file(made):
+    h = config(passphrase="file:PASSFILE")
+    pf = h.write_extra_file("passphrase", "only-twenty-six-characters\n", 0o600)
+    h.params["nsso_conf"] = h.params["nsso_conf"].replace("PASSFILE", pf)
+    h.write_conf()
+    check(made, h, False, "NomisSSOCryptoPassphrase", "openssl rand -base64 32")
 
 
 def test_short_second_passphrase(made):
@@ -169,3 +181,30 @@ def test_secret_file_read_at_startup(made):
         f.write("clientsecret\n")
     rc, out = h.config_test()
     assert rc == 0, out
+
+
+# ---------------------------------------------------------------------------
+# where NomisSSOPassAccessToken may appear: httpd.conf, never .htaccess
+# ---------------------------------------------------------------------------
+def test_pass_access_token_not_from_htaccess(httpd_factory, devauth):
+    import os
+    h = httpd_factory(start=False)
+    owner = os.path.join(h.dir, "htdocs", "owner")
+    os.mkdir(owner)
+    os.chmod(owner, 0o755)
+    H.write_file(os.path.join(owner, "index.html"), "<p>owner</p>\n")
+    H.write_file(os.path.join(owner, ".htaccess"), "NomisSSOPassAccessToken On\n")
+    h.params["extra"] = ('<Directory "%s">\n    AllowOverride All\n</Directory>\n'
+                         '<Directory "%s/cgi-bin">\n    NomisSSOPassAccessToken On\n'
+                         '</Directory>\n' % (owner, h.dir))
+    h.write_conf()
+    h.start()
+    mark = h.log_mark()
+    r = H.Browser(h, devauth).get("/owner/index.html")
+    assert r.status_code == 500, h.explain(r)
+    log = h.log_since(mark)
+    assert "NomisSSOPassAccessToken" in log and "not allowed here" in log, log
+    # the same directive in a <Directory> of httpd.conf works
+    _, page = H.Browser(h, devauth).login("/protected/env")
+    assert page.status_code == 200, h.explain(page)
+    assert H.cgi_env(page.text).get("NOMIS_SSO_ACCESS_TOKEN", "").startswith("eyJ"), page.text

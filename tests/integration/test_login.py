@@ -640,3 +640,25 @@ def test_secret_and_passphrase_forms(httpd_factory, devauth, form):
     h.start()
     _, page = H.Browser(h, devauth).login()
     assert_signed_in(h, page)
+
+
+# ---------------------------------------------------------------------------
+# a return URL too big for the state cookie
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("target,lands", [
+    ("/protected/env?q=" + "a" * 6000, "/protected/env"),   # beyond the URL guard
+    ("/protected/env?q=" + "b" * 3000, "/protected/env"),   # guard yes, cookie no
+    ("/protected/" + "/".join(["c" * 200] * 15), "/"),      # even the path is too big
+], ids=["query-6000", "query-3000", "path-3000"])
+def test_long_return_url_keeps_a_state_cookie(browser, site, target, lands):
+    mark = site.log_mark()
+    r = browser.get(target)
+    assert r.status_code == 302, site.explain(r)
+    states = [(n, v) for n, (v, a) in H.cookies_set(r).items() if n.startswith(STATE_PREFIX)]
+    assert len(states) == 1, "redirected to sign in without a state cookie: %s" % r.headers
+    name, value = states[0]
+    assert len(name) + len(value) <= 4096, len(name) + len(value)
+    assert "too long for the state cookie" in site.log_since(mark) \
+        or "not kept whole" in site.log_since(mark)
+    cb = browser.callback(browser.authorize(r.headers["Location"]))
+    assert cb.status_code == 302 and cb.headers["Location"] == lands, site.explain(cb)

@@ -108,3 +108,120 @@ def test_configtest_rejects_unknown_grant(devauth, httpd_factory):
     h = httpd_factory(start=False, nsso_conf=conf)
     code, out = h.config_test()
     assert code != 0 and "NomisSSOGrantType" in out, out
+
+
+# ---------------------------------------------------------------------------
+# limits that hold: counted before HMPPS Auth is asked, by HMPPS Auth's view
+# of the user name, by IPv6 /64, and per server
+# ---------------------------------------------------------------------------
+REMOTEIP = ("LoadModule remoteip_module %s/mod_remoteip.so\n"
+            "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n" % H.MODDIR)
+
+
+def _pw_site(httpd_factory, devauth, remoteip=False):
+    conf = H.nsso_directives(devauth.auth_url,
+                             extra="NomisSSOGrantType password\nNomisSSOPasswordAllowHTTP On")
+    return httpd_factory(nsso_conf=conf, extra=REMOTEIP if remoteip else "")
+
+
+def _token_requests(devauth):
+    """Calls that reached HMPPS Auth's token endpoint (refused ones too)."""
+    return devauth.stats()["requests"].get("token", 0)
+
+
+def test_concurrent_wrong_guesses_reach_auth_at_most_five_times(httpd_factory, devauth):
+    import threading
+    h = _pw_site(httpd_factory, devauth)
+    forms = [_form(h) for _ in range(30)]  # each guess has its own sign-in
+    barrier = threading.Barrier(len(forms))
+    codes = [None] * len(forms)
+
+    def guess(i):
+        s, state, _ = forms[i]
+        barrier.wait()
+        codes[i] = _post(h, s, state, "ALLOC_SPO", "guess-%d" % i).status_code
+
+    before = _token_requests(devauth)
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(len(forms))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    reached = _token_requests(devauth) - before
+    assert reached <= 5, (reached, codes)
+    assert codes.count(200) == reached and codes.count(429) == 30 - reached, codes
+    # and the real password is refused too until the window has passed
+    s, state, _ = _form(h)
+    assert _post(h, s, state, "ALLOC_SPO", H.PASSWORD).status_code == 429
+
+
+def test_spaces_and_case_buy_no_extra_attempts(httpd_factory, devauth):
+    h = _pw_site(httpd_factory, devauth)
+    s, state, _ = _form(h)
+    variants = ["  alloc_pom ", "ALLOC_POM", "alloc_pom", " Alloc_Pom", "ALLOC_POM   "]
+    codes = [_post(h, s, state, v, "wrong-%d" % i).status_code
+             for i, v in enumerate(variants)]
+    assert codes == [200] * 5, codes
+    before = _token_requests(devauth)
+    r = _post(h, s, state, "   alloc_pom   ", H.PASSWORD)
+    assert r.status_code == 429, h.explain(r)
+    assert _token_requests(devauth) == before  # refused without asking HMPPS Auth
+
+
+def test_success_gives_its_attempt_back(httpd_factory, devauth):
+    h = _pw_site(httpd_factory, devauth)
+    for i in range(8):  # more sign-ins than the limit: none is a failure
+        s, state, _ = _form(h)
+        r = _post(h, s, state, " alloc_spo ", H.PASSWORD)
+        assert r.status_code == 302, (i, h.explain(r))
+
+
+def _guess_from(h, s, state, ip, user, password="wrong"):
+    return s.post(h.url(FORM), data={"state": state, "username": user, "password": password},
+                  headers={"X-Forwarded-For": ip}, allow_redirects=False,
+                  timeout=15).status_code
+
+
+def test_ipv6_clients_are_counted_by_their_64(httpd_factory, devauth):
+    h = _pw_site(httpd_factory, devauth, remoteip=True)
+    s, state, _ = _form(h)
+    codes = [_guess_from(h, s, state, "2001:db8:1:2::%x" % (i + 1), "NOBODY_A%d" % i)
+             for i in range(20)]
+    assert codes == [200] * 20, codes
+    # another address in the same /64, another user: still the same client
+    assert _guess_from(h, s, state, "2001:db8:1:2:ffff:1:2:3", "NOBODY_A99") == 429
+    # the next /64 is someone else
+    assert _guess_from(h, s, state, "2001:db8:1:3::1", "NOBODY_A98") == 200
+
+
+def test_server_wide_limit(httpd_factory, devauth):
+    h = _pw_site(httpd_factory, devauth, remoteip=True)
+    s, state, _ = _form(h)
+    codes = [_guess_from(h, s, state, "198.51.%d.%d" % (i // 200, i % 200 + 1),
+                         "NOBODY_C%d" % i) for i in range(200)]
+    assert codes == [200] * 200, [i for i, c in enumerate(codes) if c != 200][:5]
+    before = _token_requests(devauth)
+    assert _guess_from(h, s, state, "203.0.113.9", "NOBODY_C999") == 429
+    assert _guess_from(h, s, state, "203.0.113.9", "ALLOC_SPO", H.PASSWORD) == 429
+    assert _token_requests(devauth) == before
+
+
+def test_store_down_refuses_without_asking_hmpps_auth(httpd_factory, devauth):
+    from test_shared_store import REDIS, Engine, _need
+    _need(REDIS, "redis")
+    engine = Engine("redis").start()
+    try:
+        conf = ("LoadModule socache_redis_module %s/mod_socache_redis.so\nRedisTimeout 2\n"
+                % H.MODDIR) + H.nsso_directives(
+                    devauth.auth_url, extra="NomisSSOGrantType password\n"
+                    "NomisSSOPasswordAllowHTTP On\n"
+                    "NomisSSOSessionStore socache:redis:127.0.0.1:%d" % engine.port)
+        h = httpd_factory(nsso_conf=conf)
+        s, state, _ = _form(h)
+        engine.stop()
+        before = _token_requests(devauth)
+        r = _post(h, s, state, "ALLOC_SPO", "a-guess")
+        assert r.status_code == 503 and r.headers.get("Retry-After"), h.explain(r)
+        assert _token_requests(devauth) == before  # never "zero failures so far"
+    finally:
+        engine.stop()

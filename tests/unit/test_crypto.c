@@ -1,5 +1,6 @@
 /* test_crypto.c - unit tests for src/crypto.c: key derivation (checked
- * against an independent HKDF computation), seal/open round trips, tamper
+ * against an independent PBKDF2 + HKDF computation), the once-per-process
+ * cache of stretched passphrases, seal/open round trips, tamper
  * and truncation resistance, wrong keys, passphrase rollover, refusal of
  * JWEs that cjose itself would happily decrypt but that are not exactly
  * dir/A256GCM with a 96-bit IV and 128-bit tag, garbage input, and the MAC. */
@@ -13,6 +14,7 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 
 #include <cjose/cjose.h>
 #include <jansson.h>
@@ -30,12 +32,31 @@
 #define PASS_A "correct horse battery staple, but longer: 0123456789"
 #define PASS_B "a completely different passphrase for rollover tests!"
 #define PASS_C "yet another unrelated passphrase, used as the wrong key"
+#define PASS_D "a passphrase only the cache test stretches, 0123456789"
+
+/* PBKDF2-HMAC-SHA256(PASS_A, salt "mod_nomis_sso/kdf/1", 600000 iterations,
+ * 32 bytes), computed independently of OpenSSL and of this module:
+ *   python3 -c "import hashlib; print(hashlib.pbkdf2_hmac('sha256',
+ *     b'<PASS_A>', b'mod_nomis_sso/kdf/1', 600000).hex())"
+ * Keys opening and MACs matching what is derived from it pin the iteration
+ * count (any other count gives another master key). */
+static const unsigned char MASTER_A[32] = {
+    0xc8, 0xee, 0x81, 0xe5, 0x7a, 0x05, 0xdd, 0x7d, 0xbc, 0x2e, 0x11, 0xc0, 0x1c, 0x03,
+    0xf1, 0xf6, 0x5b, 0x95, 0x46, 0xb4, 0xad, 0xcd, 0x38, 0x0a, 0x7c, 0xa4, 0x7a, 0x8c,
+    0x34, 0x91, 0x48, 0x41
+};
+
+/* Stretched passphrases are kept here for the whole run, as httpd keeps
+ * them in its process pool: each distinct passphrase costs one PBKDF2
+ * (a fraction of a second, much more under valgrind), not one per test. */
+static apr_pool_t *kdf_cache;
 
 static int group_setup(void **state)
 {
     apr_pool_t *p = NULL;
 
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&p, NULL) != APR_SUCCESS)
+    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&p, NULL) != APR_SUCCESS
+        || apr_pool_create(&kdf_cache, NULL) != APR_SUCCESS)
         return -1;
     *state = p;
     return 0;
@@ -44,6 +65,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     apr_pool_destroy(*state);
+    apr_pool_destroy(kdf_cache);
     apr_terminate();
     return 0;
 }
@@ -54,7 +76,8 @@ static nsso_crypto *make(apr_pool_t *p, const char *first, const char *second)
     nsso_crypto *c = NULL;
     const char *err = NULL;
 
-    assert_int_equal(nsso_crypto_create(p, pass, second ? 2 : 1, &c, &err), APR_SUCCESS);
+    assert_int_equal(nsso_crypto_create_cached(p, kdf_cache, pass, second ? 2 : 1, &c, &err),
+                     APR_SUCCESS);
     assert_non_null(c);
     assert_null(err);
     return c;
@@ -88,7 +111,7 @@ static char *seal_str(apr_pool_t *p, const nsso_crypto *c, const char *s)
 /* ---- an independent derivation, to pin the key schedule ------------------ */
 
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
-static void hkdf_ref(const char *pass, const char *info, unsigned char out[32])
+static void hkdf_ref(const unsigned char master[32], const char *info, unsigned char out[32])
 {
     static const char salt[] = "mod_nomis_sso/hkdf-salt/v1";
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
@@ -96,7 +119,7 @@ static void hkdf_ref(const char *pass, const char *info, unsigned char out[32])
     OSSL_PARAM params[5];
 
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)pass, strlen(pass));
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)master, 32);
     params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, strlen(salt));
     params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info));
     params[4] = OSSL_PARAM_construct_end();
@@ -108,9 +131,9 @@ static void hkdf_ref(const char *pass, const char *info, unsigned char out[32])
 #define HAVE_HKDF_REF 1
 #else
 #define HAVE_HKDF_REF 0
-static void hkdf_ref(const char *pass, const char *info, unsigned char out[32])
+static void hkdf_ref(const unsigned char master[32], const char *info, unsigned char out[32])
 {
-    (void)pass; (void)info; memset(out, 0, 32);
+    (void)master; (void)info; memset(out, 0, 32);
 }
 #endif
 
@@ -424,14 +447,44 @@ static void test_key_derivation_pinned(void **state)
 
     if (!HAVE_HKDF_REF)
         skip();
-    /* a JWE made by cjose with HKDF-SHA256(PASS_A, info jwe) opens... */
-    hkdf_ref(PASS_A, "mod_nomis_sso/jwe", key);
+    /* a JWE made by cjose with HKDF-SHA256(PBKDF2(PASS_A), info jwe) opens... */
+    hkdf_ref(MASTER_A, "mod_nomis_sso/jwe", key);
     compact = forge(p, key, "dir", "A256GCM", NULL, NULL, 12, "pinned");
     assert_true(opens(p, c, compact));
     /* ...and one made with the MAC key does not (separate keys) */
-    hkdf_ref(PASS_A, "mod_nomis_sso/mac", key);
+    hkdf_ref(MASTER_A, "mod_nomis_sso/mac", key);
     compact = forge(p, key, "dir", "A256GCM", NULL, NULL, 12, "pinned");
     assert_false(opens(p, c, compact));
+}
+
+/* The same keys with or without the cache, the second creation served from
+ * it (much faster than a stretch), and the cache kept per passphrase. */
+static void test_stretch_cached_once(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *d[1] = { PASS_D };
+    nsso_crypto *plain = NULL, *first = NULL, *again = NULL;
+    unsigned char m1[32], m2[32], m3[32], ma[32];
+    apr_time_t t0, t1, t2;
+
+    assert_int_equal(nsso_crypto_create(p, d, 1, &plain, NULL), APR_SUCCESS);
+    t0 = apr_time_now();
+    assert_int_equal(nsso_crypto_create_cached(p, kdf_cache, d, 1, &first, NULL),
+                     APR_SUCCESS);
+    t1 = apr_time_now();
+    assert_int_equal(nsso_crypto_create_cached(p, kdf_cache, d, 1, &again, NULL),
+                     APR_SUCCESS);
+    t2 = apr_time_now();
+    nsso_crypto_mac(plain, "x", 1, m1);
+    nsso_crypto_mac(first, "x", 1, m2);
+    nsso_crypto_mac(again, "x", 1, m3);
+    assert_memory_equal(m1, m2, 32);
+    assert_memory_equal(m1, m3, 32);
+    assert_true(opens(p, plain, seal_str(p, again, "either way")));
+    assert_true((t2 - t1) * 10 < (t1 - t0));
+    /* another passphrase is not served the cached key */
+    nsso_crypto_mac(make(p, PASS_A, NULL), "x", 1, ma);
+    assert_memory_not_equal(m1, ma, 32);
 }
 
 /* ---- header and parameter confusion ---------------------------------------- */
@@ -445,7 +498,7 @@ static void test_alg_confusion_refused(void **state)
 
     if (!HAVE_HKDF_REF)
         skip();
-    hkdf_ref(PASS_A, "mod_nomis_sso/jwe", key);
+    hkdf_ref(MASTER_A, "mod_nomis_sso/jwe", key);
     /* AES key wrap with our key as KEK: cjose would unwrap and decrypt */
     compact = forge(p, key, "A256KW", "A256GCM", NULL, NULL, 12, "kw");
     cjose_alone_decrypts(key, compact);
@@ -462,7 +515,7 @@ static void test_extra_header_members_refused(void **state)
 
     if (!HAVE_HKDF_REF)
         skip();
-    hkdf_ref(PASS_A, "mod_nomis_sso/jwe", key);
+    hkdf_ref(MASTER_A, "mod_nomis_sso/jwe", key);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char *compact = forge(p, key, "dir", "A256GCM", names[i], "DEF", 12, "extra");
         cjose_alone_decrypts(key, compact);
@@ -480,7 +533,7 @@ static void test_iv_length_refused(void **state)
 
     if (!HAVE_HKDF_REF)
         skip();
-    hkdf_ref(PASS_A, "mod_nomis_sso/jwe", key);
+    hkdf_ref(MASTER_A, "mod_nomis_sso/jwe", key);
     compact = forge(p, key, "dir", "A256GCM", NULL, NULL, 16, "long iv");
     cjose_alone_decrypts(key, compact);
     assert_false(opens(p, c, compact));
@@ -594,14 +647,14 @@ static void test_mac_pinned(void **state)
 
     if (!HAVE_HKDF_REF)
         skip();
-    hkdf_ref(PASS_A, "mod_nomis_sso/mac", key);
+    hkdf_ref(MASTER_A, "mod_nomis_sso/mac", key);
     assert_non_null(HMAC(EVP_sha256(), key, 32, (const unsigned char *)"data", 4, expect, &len));
     nsso_crypto_mac(a, "data", 4, got);
     assert_memory_equal(got, expect, 32);
     /* and it is not a plain hash or the JWE key's HMAC */
     nsso_sha256("data", 4, plain);
     assert_memory_not_equal(got, plain, 32);
-    hkdf_ref(PASS_A, "mod_nomis_sso/jwe", key);
+    hkdf_ref(MASTER_A, "mod_nomis_sso/jwe", key);
     assert_non_null(HMAC(EVP_sha256(), key, 32, (const unsigned char *)"data", 4, expect, &len));
     assert_memory_not_equal(got, expect, 32);
 }
@@ -621,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_wrong_passphrase),
         cmocka_unit_test(test_rollover),
         cmocka_unit_test(test_key_derivation_pinned),
+        cmocka_unit_test(test_stretch_cached_once),
         cmocka_unit_test(test_alg_confusion_refused),
         cmocka_unit_test(test_extra_header_members_refused),
         cmocka_unit_test(test_iv_length_refused),
