@@ -316,3 +316,38 @@ def test_value_within_its_sealed_expiry_still_opens(redis_engine, private_devaut
         assert r.status_code == 200 and "REMOTE_USER=ALLOC_SPO" in r.text, h.explain(r)
     finally:
         h.cleanup()
+
+
+def test_passphrase_rotation_keeps_sessions_and_sign_ins(httpd_factory, devauth):
+    """The passphrase protects what is sealed, not whom tokens are trusted
+    from: rotating it (new one first, old one second, graceful restart)
+    keeps the realm, so signed-in staff stay signed in and a sign-in started
+    before the reload completes after it. Dropping the old passphrase later
+    fails only what was sealed with it (a sign-in still pending), never a
+    session."""
+    old = H.PASSPHRASE
+    new = "rotated-passphrase-for-the-realm-test-0123456789"
+    h = httpd_factory(mpm="event")
+    b = H.Browser(h, devauth)
+    _, page = b.login()
+    assert cgi_env(page.text).get("REMOTE_USER") == "ALLOC_SPO", h.explain(page)
+    pending = H.Browser(h, devauth)
+    pending_cb = pending.authorize(pending.begin("/protected/env"), "ALLOC_POM")
+    late = H.Browser(h, devauth)
+    late_cb = late.authorize(late.begin("/protected/env"), "ALLOC_POM")
+
+    h.params["nsso_conf"] = H.nsso_directives(devauth.auth_url, passphrase=new + " " + old)
+    h.graceful()
+    r = b.get_current("/protected/env")
+    assert cgi_env(r.text).get("REMOTE_USER") == "ALLOC_SPO", h.explain(r)
+    cb = pending.callback(pending_cb)
+    assert cb.status_code == 302, h.explain(cb)
+    page = pending.get(cb.headers["Location"])
+    assert cgi_env(page.text).get("REMOTE_USER") == "ALLOC_POM", h.explain(page)
+
+    h.params["nsso_conf"] = H.nsso_directives(devauth.auth_url, passphrase=new)
+    h.graceful()
+    assert late.callback(late_cb).status_code == 400, "a state sealed with a dropped key"
+    for browser, user in ((b, "ALLOC_SPO"), (pending, "ALLOC_POM")):
+        r = browser.get_current("/protected/env")
+        assert cgi_env(r.text).get("REMOTE_USER") == user, h.explain(r)
