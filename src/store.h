@@ -44,6 +44,8 @@ typedef struct {
     apr_uint64_t expired;     /* entries dropped because their expiry passed */
     apr_uint64_t evicted;     /* live sessions dropped to make room (LRU) */
     apr_uint64_t evicted_disposable; /* live entries of other kinds dropped */
+    apr_uint64_t evicted_here; /* live sessions this process's own operations
+                                * evicted (shm; a warning can say how many) */
     apr_uint64_t too_large;   /* sets refused because the value was too big */
     apr_uint64_t lock_recoveries; /* a process died holding the lock (shm) */
 } nsso_store_stats_t;

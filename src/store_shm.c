@@ -131,6 +131,7 @@ typedef struct {
     shm_geom g;
     unsigned char *base;
     apr_global_mutex_t *mutex;      /* NULL: the lock before the header */
+    apr_uint64_t evicted_here;      /* sessions this process evicted (under the lock) */
 } shm_store;
 
 /* ---- SipHash-2-4 --------------------------------------------------------- */
@@ -558,6 +559,7 @@ static apr_status_t slot_take(shm_store *st, apr_time_t now, apr_uint32_t *out,
         return rv;
     if (session) {
         h->evicted++;
+        st->evicted_here++;
         *evicted_live = 1;
     }
     else
@@ -805,6 +807,7 @@ static apr_status_t locked_stats(shm_store *st, nsso_store_stats_t *out)
     out->expired = h->expired;
     out->evicted = h->evicted;
     out->evicted_disposable = h->evicted_disposable;
+    out->evicted_here = st->evicted_here;
     out->too_large = h->too_large;
     out->lock_recoveries = h->lock_recoveries;
     return APR_SUCCESS;

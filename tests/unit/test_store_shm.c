@@ -595,6 +595,7 @@ static void test_disposable_evicted_first(void **state)
     st = stats_of(fx);
     assert_int_equal(st.live, 8);
     assert_int_equal(st.evicted, 0);
+    assert_int_equal(st.evicted_here, 0);
     assert_int_equal(st.evicted_disposable, 1000 + 100 + 1 - 5);
     expect_consistent(fx);
     fx_free(fx);
@@ -630,6 +631,7 @@ static void test_sessions_lru_among_themselves(void **state)
     expect_val(fx, "s:4", "4");
     st = stats_of(fx);
     assert_int_equal(st.evicted, 2);
+    assert_int_equal(st.evicted_here, 2);       /* all by this process */
     assert_int_equal(st.evicted_disposable, 1);
     /* "s" alone or another kind starting with 's' is not a session */
     put(fx, "s", "x");
@@ -1072,6 +1074,7 @@ static void mp_child(void *base, apr_size_t size, apr_global_mutex_t *mutex,
     nsso_store *s = NULL;
     apr_uint32_t rng = 0x1234567u * (child + 1);
     mp_counts c = { 0, 0, 0, 0, 0, 0 };
+    nsso_store_stats_t mine;
     unsigned seq;
     int failed = 1;
 
@@ -1088,6 +1091,8 @@ static void mp_child(void *base, apr_size_t size, apr_global_mutex_t *mutex,
             if (seq % 128 == 0)
                 apr_pool_clear(iter);
         }
+        /* this process's own session evictions, as set reported them */
+        c.bad += nsso_store_stats(s, &mine) != APR_SUCCESS || mine.evicted_here != c.evicted;
         board->kids[child] = c;
         failed = c.bad != 0;
     }
@@ -1121,6 +1126,7 @@ static void mp_check_parent(nsso_store *s, apr_pool_t *p, const mp_counts *kids)
     assert_int_equal(st.too_large, 0);
     assert_true(st.gets + st.sets > MP_CHILDREN * MP_OPS / 2);
     assert_true(st.evicted_disposable > 0);
+    assert_int_equal(st.evicted_here, 0);       /* the children's, not ours */
     assert_true(st.live <= MP_ENTRIES);
     assert_int_equal(nsso_shm_store_check(s, 0), APR_SUCCESS);
     for (k = 0; k < MP_KEYS; k++) {
