@@ -6,7 +6,8 @@
  * named after it.
  *
  * The callback (NomisSSORedirectURI, served from the quick handler so it
- * needs no <Location> of its own): state checked and spent, code exchanged
+ * needs no <Location> of its own): state checked against its cookie and
+ * spent (an error= callback is only checked: it grants nothing), code exchanged
  * for an access token, token verified against the JWKS, a new session
  * stored under a new random id, and the browser sent back to the local URL
  * it first asked for. Each failure is logged once here, where its cause is
@@ -508,10 +509,14 @@ int nsso_signin_spend(request_rec *r, const nsso_srv_conf *c, const nsso_state_t
     return state_spend(r, c, st) == APR_SUCCESS;
 }
 
-/* The callback's state, checked and spent; NULL (page sent, *rc set). */
+/* The callback's state, checked against its cookie (which is cleared) and,
+ * if spend, recorded as used; NULL (page sent, *rc set). A callback carrying
+ * error= is not recorded: it grants nothing, so a replay is harmless, and
+ * anyone can make as many as they like without HMPPS Auth, so a marker each
+ * would only fill the store. */
 static const nsso_state_t *callback_state(request_rec *r, const nsso_srv_conf *c,
                                           const apr_array_header_t *cookies,
-                                          const char *state, int *rc)
+                                          const char *state, int spend, int *rc)
 {
     const char *why = NULL;
     const nsso_state_t *st = nsso_signin_state(r, c, cookies, state, &why);
@@ -522,6 +527,8 @@ static const nsso_state_t *callback_state(request_rec *r, const nsso_srv_conf *c
         *rc = bad_state(r, why);
         return NULL;
     }
+    if (!spend)
+        return st;
     switch (state_spend(r, c, st)) {
     case APR_SUCCESS:
         break;
@@ -639,7 +646,7 @@ static int handle_callback(request_rec *r, const nsso_srv_conf *c)
 
     if (!callback_params(r, &state, &code, &error))
         return bad_state(r, "a callback parameter is repeated");
-    st = callback_state(r, c, cookies, state, &rc);
+    st = callback_state(r, c, cookies, state, !error, &rc);
     if (!st)
         return rc;
     if (error)
@@ -741,7 +748,7 @@ static const char *logout_token(request_rec *r, const nsso_srv_conf *c, const ch
     return nsso_b64url_encode(r->pool, mac, sizeof(mac));
 }
 
-/* A cross-site GET must not sign anyone out: ask first. */
+/* A GET the browser does not vouch for must not sign anyone out: ask first. */
 static int confirm_logout(request_rec *r, const nsso_srv_conf *c, const char *id,
                           const char *requested)
 {
@@ -763,12 +770,24 @@ static int confirm_logout(request_rec *r, const nsso_srv_conf *c, const char *id
     return OK;
 }
 
+/* 1 if the browser says a GET came from this origin (the service's own
+ * sign-out link) or from the user (typed, bookmark): Sec-Fetch-Site
+ * same-origin or none. Missing (an old browser, or not a browser), same-site
+ * (an <img> on a sibling *.justice.gov.uk site) and cross-site are not
+ * enough: those get the confirmation page, whose form carries a token a
+ * page elsewhere cannot read. Repeated headers arrive joined, so match none. */
+static int logout_get_trusted(request_rec *r)
+{
+    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+
+    return site && (!strcasecmp(site, "same-origin") || !strcasecmp(site, "none"));
+}
+
 static int handle_logout(request_rec *r, const nsso_srv_conf *c)
 {
     const apr_array_header_t *cookies =
         nsso_req_cookies(r);
     const char *id = nsso_cookie_get(cookies, nsso_conf_cookie_name(c), NULL);
-    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
     const char *requested = NULL, *target;
     int dup = 0;
 
@@ -788,7 +807,7 @@ static int handle_logout(request_rec *r, const nsso_srv_conf *c)
         requested = r->args ? nsso_query_param(r->pool, r->args, "return", &dup) : NULL;
         if (dup)
             requested = NULL;
-        if (id && site && !strcasecmp(site, "cross-site"))
+        if (id && !logout_get_trusted(r))
             return confirm_logout(r, c, id, requested);
     }
     target = post_logout_target(r, c, requested);

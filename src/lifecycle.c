@@ -22,6 +22,7 @@
 #include "oauth.h"
 #include "util.h"
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <jansson.h>
 
@@ -62,18 +63,38 @@ static apr_int64_t store_expiry(const nsso_srv_conf *c, const nsso_session_t *s)
     return idle_end < max_end ? idle_end : max_end;
 }
 
-/* At most one warning a minute per process (a lost update only repeats it). */
+/* Live sessions evicted to make room are reported at most once a minute
+ * per process, with how many this process's own store operations evicted
+ * since its last line: a full store evicts on every sign-in, and one line
+ * each would flood the log. Checked after each new session is stored (a
+ * sign-in, so rare): the eviction may have come from the sign-in's
+ * single-use marker, which has no way to say so, when the store held
+ * nothing but sessions. */
+#define EVICTION_LOG_INTERVAL 60     /* seconds */
+
+static apr_uint64_t evictions_logged;    /* stats.evicted_here at the last line */
+static apr_uint32_t eviction_logged_at;  /* apr_time_sec of that line; 0: none */
+
 static void warn_eviction(request_rec *r)
 {
-    static apr_time_t last;
-    apr_time_t now = apr_time_now();
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t last = apr_atomic_read32(&eviction_logged_at);
+    nsso_store_stats_t st;
+    apr_uint64_t before;
 
-    if (now - last < apr_time_from_sec(60))
+    if (last != 0 && now - last < EVICTION_LOG_INTERVAL)
         return;
-    last = now;
+    if (nsso_store_stats(nsso_runtime_store(), &st) != APR_SUCCESS
+        || st.evicted_here == apr_atomic_read64(&evictions_logged)
+        || apr_atomic_cas32(&eviction_logged_at, now, last) != last)
+        return;   /* nothing new, or another thread is logging now */
+    before = apr_atomic_xchg64(&evictions_logged, st.evicted_here);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                  "session store full: a live session was evicted to make room; "
-                  "raise NomisSSOSessionCacheEntries");
+                  "session store full: %" APR_UINT64_T_FMT " live session(s) evicted by "
+                  "this process since its last warning (%" APR_UINT64_T_FMT " by all since "
+                  "the store was created, %" APR_SIZE_T_FMT " entries); raise "
+                  "NomisSSOSessionCacheEntries", st.evicted_here - before, st.evicted,
+                  st.capacity);
 }
 
 /* Write s under id: a new session (replace = 0), or a write-back over the
@@ -86,13 +107,12 @@ static apr_status_t session_write(request_rec *r, const nsso_srv_conf *c,
     apr_time_t expiry = apr_time_from_sec(store_expiry(c, s));
     char *json;
     apr_size_t len;
-    int evicted = 0;
     apr_status_t rv;
 
     if ((rv = nsso_session_serialize(r->pool, s, &json, &len)) != APR_SUCCESS)
         return rv;
     rv = replace ? nsso_store_replace(store, key, json, len, expiry)
-                 : nsso_store_set(store, key, json, len, expiry, &evicted);
+                 : nsso_store_set(store, key, json, len, expiry, NULL);
     if (rv == APR_NOTFOUND)
         return rv; /* ended meanwhile (signed out, expired): stays ended */
     if (rv == APR_ENOSPC)
@@ -104,7 +124,7 @@ static apr_status_t session_write(request_rec *r, const nsso_srv_conf *c,
                       "(store unreachable?)");
         apr_table_setn(r->notes, NSSO_STORE_DOWN_NOTE, "1");
     }
-    else if (evicted)
+    else if (!replace)
         warn_eviction(r);
     return rv;
 }

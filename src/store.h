@@ -25,7 +25,8 @@
 /* The key of kind for rest in realm (allocated from p). */
 const char *nsso_store_key(apr_pool_t *p, char kind, const char *realm,
                            const char *rest);
-/* 1 when key names a session (never evicted for another kind's sake). */
+/* 1 when key names a session (evicted for another kind's sake only when
+ * the store holds nothing but sessions). */
 static inline int nsso_store_key_precious(const char *key)
 { return key[0] == NSSO_KEY_SESSION && key[1] == ':'; }
 
@@ -41,7 +42,10 @@ typedef struct {
     apr_size_t live;          /* live entries now */
     apr_uint64_t gets, hits, sets, deletes;
     apr_uint64_t expired;     /* entries dropped because their expiry passed */
-    apr_uint64_t evicted;     /* live entries dropped to make room (LRU) */
+    apr_uint64_t evicted;     /* live sessions dropped to make room (LRU) */
+    apr_uint64_t evicted_disposable; /* live entries of other kinds dropped */
+    apr_uint64_t evicted_here; /* live sessions this process's own operations
+                                * evicted (shm; a warning can say how many) */
     apr_uint64_t too_large;   /* sets refused because the value was too big */
     apr_uint64_t lock_recoveries; /* a process died holding the lock (shm) */
 } nsso_store_stats_t;
@@ -54,7 +58,8 @@ typedef struct {
     apr_status_t (*get)(nsso_store *s, apr_pool_t *p, const char *key,
                         char **val, apr_size_t *len);
     /* Insert or replace; expiry is an absolute apr_time_t. *evicted_live is
-     * set to 1 when a live entry had to be evicted to make room (may be NULL). */
+     * set to 1 when a live session had to be evicted to make room (may be
+     * NULL); dropping entries of other kinds does not set it. */
     apr_status_t (*set)(nsso_store *s, const char *key, const void *val,
                         apr_size_t len, apr_time_t expiry, int *evicted_live);
     /* Insert only when no live entry exists under the key (atomically):

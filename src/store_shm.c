@@ -5,7 +5,7 @@
  * Layout of the segment (every region 8-byte aligned, base included):
  *
  *   pthread_mutex_t lock            in the first NSSO_SHM_LOCK_AREA (64) bytes
- *   shm_hdr                         160 bytes, once
+ *   shm_hdr                         176 bytes, once
  *   apr_uint32_t bucket[nbuckets]   nbuckets = 2 * entries rounded up to 2^k
  *   apr_int64_t expiry[entries]     per slot; APR_INT64_MAX while free
  *   slot[entries]                   shm_slot (104 bytes) + slot_size value
@@ -13,7 +13,7 @@
  *
  * Overhead per slot: 104 bytes of slot header, 8 bytes of expiry, 8 to 16
  * bytes of bucket array (2 to 4 buckets of 4 bytes) and at most 7 bytes of
- * padding; plus 224 bytes once. At 4 KB values that is about 3% on top of
+ * padding; plus 240 bytes once. At 4 KB values that is about 3% on top of
  * entries * slot_size. Expiries sit apart from the slots so that the expiry
  * sweep reads one dense array instead of one cache line per slot.
  *
@@ -23,8 +23,16 @@
  * and are implicitly free, so formatting touches only the header and the
  * bucket array (pages of unused slots are never faulted in).
  *
+ * Two LRU lists: sessions (keys "s:...", nsso_store_key_precious) on one,
+ * everything else (spent states, cached bearer tokens, counters, refresh
+ * markers) on the other. A full store evicts the disposable list's tail
+ * while that list has any entry, and only then the least recently used
+ * session, so no flood of markers or cache entries (which anyone can cause
+ * without signing in) ever pushes out a signed-in member of staff. Which
+ * list a slot is on follows from its key, so a slot holds no extra state.
+ *
  * Cost: get, set and del are O(1) on average (load factor <= 1/2, keyed
- * hash). A set into a full store takes the LRU tail in O(1) unless
+ * hash). A set into a full store takes an LRU tail in O(1) unless
  * min_expiry says some entry may have expired; then it first sweeps the
  * expiry array from a rotating cursor, reclaiming up to SWEEP_BATCH expired
  * entries, so one set never unlinks a whole store's worth under the lock
@@ -48,17 +56,22 @@
 #include "store_shm.h"
 
 #define SHM_MAGIC   0x4f53534eu        /* "NSSO" read as little-endian */
-#define SHM_VERSION 2u             /* 2: the lock before the header */
+#define SHM_VERSION 3u             /* 3: two LRU lists; 2: the lock first */
 #define NIL         0xffffffffu
 #define SHM_CORRUPT APR_EGENERAL       /* internal: the index is broken */
 #define SWEEP_BATCH 32                 /* expired entries reclaimed per sweep */
 
 enum { SLOT_FREE = 0x4646, SLOT_LIVE = 0x4c4c };
 
+/* The two LRU lists, indexed by what a key names. */
+enum { LRU_DISPOSABLE = 0, LRU_SESSION = 1, LRU_LISTS = 2 };
+
 /* Counter semantics: gets = get calls with a valid key, hits = those that
  * returned a value; sets = set calls that were accepted (not too large);
  * deletes = del calls that removed a live entry; expired = entries found
- * past their expiry and reclaimed; evicted = live entries dropped by LRU. */
+ * past their expiry and reclaimed; evicted = live sessions dropped to make
+ * room, evicted_disposable = live entries of other kinds dropped to make
+ * room. */
 typedef struct {
     apr_uint32_t magic;
     apr_uint32_t version;
@@ -69,14 +82,15 @@ typedef struct {
     unsigned char sipkey[16];       /* random per segment */
     apr_uint32_t free_head;         /* reused slots, through shm_slot.next */
     apr_uint32_t fresh;             /* first never-used slot */
-    apr_uint32_t lru_head;          /* most recently used */
-    apr_uint32_t lru_tail;          /* least recently used: next victim */
+    apr_uint32_t lru_head[LRU_LISTS];  /* most recently used */
+    apr_uint32_t lru_tail[LRU_LISTS];  /* least recently used: next victim */
     apr_uint32_t live;
     apr_uint32_t sweep_at;          /* where the next expiry sweep starts */
     apr_uint64_t clock;             /* LRU clock: one tick per access */
     apr_int64_t  min_expiry;        /* <= expiry of every live entry */
     apr_uint64_t gets, hits, sets, deletes, expired, evicted, too_large;
     apr_uint64_t lock_recoveries;   /* owners that died holding the lock */
+    apr_uint64_t evicted_disposable;
 } shm_hdr;
 
 /* The store's lock, alone in the segment's first cache line: process-shared
@@ -102,7 +116,7 @@ typedef struct {
 } shm_slot;
 
 /* The sizes the overhead figures above are based on. */
-_Static_assert(sizeof(shm_hdr) == 160, "shm_hdr layout");
+_Static_assert(sizeof(shm_hdr) == 176, "shm_hdr layout");
 _Static_assert(sizeof(shm_slot) == 104, "shm_slot layout");
 
 typedef struct {
@@ -117,6 +131,7 @@ typedef struct {
     shm_geom g;
     unsigned char *base;
     apr_global_mutex_t *mutex;      /* NULL: the lock before the header */
+    apr_uint64_t evicted_here;      /* sessions this process evicted (under the lock) */
 } shm_store;
 
 /* ---- SipHash-2-4 --------------------------------------------------------- */
@@ -266,8 +281,10 @@ static int hdr_sane(const shm_store *st)
     const shm_hdr *h = hdr(st);
 
     return hdr_geometry_ok(st) && h->fresh <= st->g.entries
-        && link_ok(st, h->free_head) && link_ok(st, h->lru_head)
-        && link_ok(st, h->lru_tail) && h->live <= st->g.entries;
+        && link_ok(st, h->free_head)
+        && link_ok(st, h->lru_head[LRU_DISPOSABLE]) && link_ok(st, h->lru_tail[LRU_DISPOSABLE])
+        && link_ok(st, h->lru_head[LRU_SESSION]) && link_ok(st, h->lru_tail[LRU_SESSION])
+        && h->live <= st->g.entries;
 }
 
 static apr_uint64_t key_hash(const shm_store *st, const char *key, apr_size_t klen)
@@ -290,7 +307,8 @@ static void index_reset(shm_store *st)
     h->total = st->g.total;
     h->free_head = NIL;
     h->fresh = 0;
-    h->lru_head = h->lru_tail = NIL;
+    h->lru_head[LRU_DISPOSABLE] = h->lru_tail[LRU_DISPOSABLE] = NIL;
+    h->lru_head[LRU_SESSION] = h->lru_tail[LRU_SESSION] = NIL;
     h->live = 0;
     h->sweep_at = 0;
     h->min_expiry = APR_INT64_MAX;
@@ -328,24 +346,33 @@ static apr_status_t segment_format(shm_store *st)
     return APR_SUCCESS;
 }
 
-/* ---- LRU list (head = most recent) --------------------------------------- */
+/* ---- LRU lists (head = most recent) -------------------------------------- */
+
+/* The list a live slot is on: its key says (klen >= 2 before looking at
+ * key[1], which is not NUL-terminated in the slot). */
+static int slot_list(const shm_slot *sl)
+{
+    return sl->klen >= 2 && nsso_store_key_precious(sl->key) ? LRU_SESSION
+                                                            : LRU_DISPOSABLE;
+}
 
 static apr_status_t lru_unlink(shm_store *st, apr_uint32_t i)
 {
     shm_hdr *h = hdr(st);
     shm_slot *sl = slot(st, i);
+    int l = slot_list(sl);
     apr_uint32_t p = sl->lru_prev, n = sl->lru_next;
 
-    if (p == NIL ? h->lru_head != i : !idx_ok(st, p) || slot(st, p)->lru_next != i)
+    if (p == NIL ? h->lru_head[l] != i : !idx_ok(st, p) || slot(st, p)->lru_next != i)
         return SHM_CORRUPT;
-    if (n == NIL ? h->lru_tail != i : !idx_ok(st, n) || slot(st, n)->lru_prev != i)
+    if (n == NIL ? h->lru_tail[l] != i : !idx_ok(st, n) || slot(st, n)->lru_prev != i)
         return SHM_CORRUPT;
     if (p == NIL)
-        h->lru_head = n;
+        h->lru_head[l] = n;
     else
         slot(st, p)->lru_next = n;
     if (n == NIL)
-        h->lru_tail = p;
+        h->lru_tail[l] = p;
     else
         slot(st, n)->lru_prev = p;
     sl->lru_prev = sl->lru_next = NIL;
@@ -356,17 +383,18 @@ static apr_status_t lru_push_front(shm_store *st, apr_uint32_t i)
 {
     shm_hdr *h = hdr(st);
     shm_slot *sl = slot(st, i);
-    apr_uint32_t n = h->lru_head;
+    int l = slot_list(sl);
+    apr_uint32_t n = h->lru_head[l];
 
-    if (n == NIL ? h->lru_tail != NIL : !idx_ok(st, n) || slot(st, n)->lru_prev != NIL)
+    if (n == NIL ? h->lru_tail[l] != NIL : !idx_ok(st, n) || slot(st, n)->lru_prev != NIL)
         return SHM_CORRUPT;
     sl->lru_prev = NIL;
     sl->lru_next = n;
     if (n == NIL)
-        h->lru_tail = i;
+        h->lru_tail[l] = i;
     else
         slot(st, n)->lru_prev = i;
-    h->lru_head = i;
+    h->lru_head[l] = i;
     sl->tick = ++h->clock;
     return APR_SUCCESS;
 }
@@ -504,12 +532,15 @@ static apr_status_t sweep_expired(shm_store *st, apr_time_t now)
     return APR_SUCCESS;
 }
 
-/* A slot for a new entry: free, else expired, else the LRU victim. */
+/* A slot for a new entry: free, else expired, else the least recently used
+ * disposable entry, else (the store holds nothing but sessions) the least
+ * recently used session. *evicted_live: a session was evicted. */
 static apr_status_t slot_take(shm_store *st, apr_time_t now, apr_uint32_t *out,
                               int *evicted_live)
 {
     shm_hdr *h = hdr(st);
     apr_uint32_t victim;
+    int session;
     apr_status_t rv = free_pop(st, out);
 
     if (rv != APR_NOTFOUND)
@@ -520,13 +551,19 @@ static apr_status_t slot_take(shm_store *st, apr_time_t now, apr_uint32_t *out,
         if ((rv = free_pop(st, out)) != APR_NOTFOUND)
             return rv;
     }
-    victim = h->lru_tail;
+    session = h->lru_tail[LRU_DISPOSABLE] == NIL;
+    victim = h->lru_tail[session ? LRU_SESSION : LRU_DISPOSABLE];
     if (!idx_ok(st, victim))         /* no free slot and no live one either */
         return SHM_CORRUPT;
     if ((rv = entry_drop(st, victim)) != APR_SUCCESS)
         return rv;
-    h->evicted++;
-    *evicted_live = 1;
+    if (session) {
+        h->evicted++;
+        st->evicted_here++;
+        *evicted_live = 1;
+    }
+    else
+        h->evicted_disposable++;
     rv = free_pop(st, out);
     return rv == APR_NOTFOUND ? SHM_CORRUPT : rv;
 }
@@ -769,6 +806,8 @@ static apr_status_t locked_stats(shm_store *st, nsso_store_stats_t *out)
     out->deletes = h->deletes;
     out->expired = h->expired;
     out->evicted = h->evicted;
+    out->evicted_disposable = h->evicted_disposable;
+    out->evicted_here = st->evicted_here;
     out->too_large = h->too_large;
     out->lock_recoveries = h->lock_recoveries;
     return APR_SUCCESS;
@@ -825,39 +864,41 @@ static apr_status_t check_chains(const shm_store *st, unsigned char *seen,
     return APR_SUCCESS;
 }
 
-/* Head to tail: only live slots, each once, back links right, ticks falling. */
-static apr_status_t check_lru(const shm_store *st, unsigned char *seen,
+/* List l head to tail: only live slots of its kind, each once, back links
+ * right, ticks falling. *count goes on from the previous list's. */
+static apr_status_t check_lru(const shm_store *st, int l, unsigned char *seen,
                               apr_size_t *count)
 {
-    apr_uint32_t i = hdr(st)->lru_head, prev = NIL;
+    apr_uint32_t i = hdr(st)->lru_head[l], prev = NIL;
     apr_uint64_t tick = hdr(st)->clock;
 
-    for (*count = 0; i != NIL; (*count)++) {
+    for (; i != NIL; (*count)++) {
         shm_slot *sl;
 
         if (*count >= st->g.entries || !idx_ok(st, i) || seen[i] != SEEN_LIVE)
             return SHM_CORRUPT;
         sl = slot(st, i);
-        if (sl->lru_prev != prev || sl->tick > tick)
+        if (sl->lru_prev != prev || sl->tick > tick || slot_list(sl) != l)
             return SHM_CORRUPT;
         seen[i] = SEEN_LRU;
         tick = sl->tick;
         prev = i;
         i = sl->lru_next;
     }
-    return hdr(st)->lru_tail == prev ? APR_SUCCESS : SHM_CORRUPT;
+    return hdr(st)->lru_tail[l] == prev ? APR_SUCCESS : SHM_CORRUPT;
 }
 
 static apr_status_t locked_check(const shm_store *st, unsigned char *seen)
 {
-    apr_size_t nfree, nlive, nlru;
+    apr_size_t nfree, nlive, nlru = 0;
     apr_status_t rv;
 
     if (!hdr_sane(st))
         return SHM_CORRUPT;
     if ((rv = check_free_list(st, seen, &nfree)) != APR_SUCCESS
         || (rv = check_chains(st, seen, &nlive)) != APR_SUCCESS
-        || (rv = check_lru(st, seen, &nlru)) != APR_SUCCESS)
+        || (rv = check_lru(st, LRU_DISPOSABLE, seen, &nlru)) != APR_SUCCESS
+        || (rv = check_lru(st, LRU_SESSION, seen, &nlru)) != APR_SUCCESS)
         return rv;
     if (nlive != hdr(st)->live || nlru != nlive || nfree + nlive != hdr(st)->fresh)
         return SHM_CORRUPT;

@@ -2,7 +2,8 @@
  * memory segment, shared by every child process, guarded by one robust
  * lock. A keyed hash (SipHash-2-4, key random per segment) indexes the
  * slots so crafted keys cannot flood one bucket; expired entries are reused
- * first, then the least recently used live entry is evicted.
+ * first, then the least recently used entry that is not a session, and only
+ * when there is none the least recently used session.
  *
  * The segment layout is self-describing (magic, version, geometry, hash key)
  * so a segment created by the parent survives graceful restarts: post_config

@@ -1,4 +1,7 @@
-"""One sign-in in a real browser: Debian's chromium driven by chromedriver."""
+"""A real browser, Debian's chromium driven by chromedriver: one sign-in, and
+sign-out by what the browser itself says in Sec-Fetch-Site (an <img> on
+another origin of the same site must not sign out; the service's own link
+must)."""
 
 import os
 import shutil
@@ -36,14 +39,15 @@ def chrome():
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_sign_in_with_chromium(chrome, site, devauth):
+def sign_in(chrome, site, devauth, path):
+    """Sign in as ALLOC_SPO through devauth's form: the env.cgi page's body."""
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(chrome, 20)
-    chrome.get(site.url("/protected/env?from=browser"))
+    chrome.get(site.url(path))
     wait.until(EC.presence_of_element_located((By.ID, "username")))
     assert chrome.current_url.startswith(devauth.auth_url + "/oauth/authorize?"), \
         chrome.current_url
@@ -60,7 +64,13 @@ def test_sign_in_with_chromium(chrome, site, devauth):
             return False
 
     wait.until(page_shows_env)
-    body = chrome.find_element(By.TAG_NAME, "body").text
+    return chrome.find_element(By.TAG_NAME, "body").text
+
+
+def test_sign_in_with_chromium(chrome, site, devauth):
+    from selenium.webdriver.common.by import By
+
+    body = sign_in(chrome, site, devauth, "/protected/env?from=browser")
     env = H.cgi_env(body)
     assert env.get("REMOTE_USER") == "ALLOC_SPO", body + "\n" + site.log_tail()
     assert env.get("AUTH_TYPE") == "nomis-sso"
@@ -73,3 +83,34 @@ def test_sign_in_with_chromium(chrome, site, devauth):
     # and a second visit needs no sign-in
     chrome.get(site.url("/protected/page.html"))
     assert "protected page" in chrome.find_element(By.TAG_NAME, "body").text
+
+
+def test_sign_out_by_sec_fetch_site_with_chromium(chrome, site, devauth):
+    """An <img> of the sign-out URL on another origin of the same site (devauth
+    on another port of 127.0.0.1: Chromium sends Sec-Fetch-Site: same-site, and
+    the Lax session cookie with it) ends nothing; a click on a link on the
+    service's own page (same-origin) signs out at once."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    sign_in(chrome, site, devauth, "/protected/env")
+    mark = site.log_mark()
+    chrome.get(devauth.base + "/auth/.well-known/jwks.json")
+    loaded = chrome.execute_async_script(
+        "var done = arguments[arguments.length - 1], img = new Image();"
+        "img.onload = function () { done('load'); };"
+        "img.onerror = function () { done('error'); };"
+        "img.src = arguments[0];", site.url("/nomis-sso/logout"))
+    assert loaded == "error", loaded   # the confirmation page is no image
+    assert "signed out" not in site.log_since(mark), site.log_since(mark)
+    chrome.get(site.url("/protected/page.html"))
+    assert "protected page" in chrome.find_element(By.TAG_NAME, "body").text, \
+        "an <img> on a same-site origin signed the user out\n" + site.log_tail()
+    # the service's own link: same-origin, signed out at once, via HMPPS Auth
+    chrome.execute_script(
+        "var a = document.createElement('a'); a.href = '/nomis-sso/logout';"
+        "document.body.appendChild(a); a.click();")
+    WebDriverWait(chrome, 20).until(lambda d: d.current_url == site.url("/"))
+    assert "signed out session" in site.log_since(mark), site.log_tail()
+    chrome.get(site.url("/protected/page.html"))
+    assert chrome.current_url.startswith(devauth.auth_url + "/"), chrome.current_url

@@ -775,7 +775,8 @@ def test_open_redirect_post_logout(site, devauth):
     b.login("/protected/env")
     # controls: a local path and this site's own absolute URL are accepted
     for good in ["/after", site.url("/after?x=1")]:
-        r = b.get("/nomis-sso/logout?return=" + quote(good, safe=""))
+        r = b.get("/nomis-sso/logout?return=" + quote(good, safe=""),
+                  headers={"Sec-Fetch-Site": "same-origin"})
         assert r.status_code == 302, site.explain(r, "return=%r refused" % good)
         assert logout_target(site, devauth, r) == site.url("/after" + good.partition(
             "/after")[2]), r.headers["Location"]
@@ -805,11 +806,13 @@ def test_open_redirect_post_logout(site, devauth):
                     "a refused sign-out set cookies (%r)" % q
                 refused.append(q)
     assert len(refused) >= len(queries) // 2, "hardly anything refused?"
-    # refused with a live session: still signed in afterwards
+    # refused with a live session (a click on a same-origin link, which would
+    # otherwise sign out at once): still signed in afterwards
     sid = b.session_id()
     for q in refused[::max(1, len(refused) // 25)]:
         status, headers, _ = raw_get(site, "/nomis-sso/logout?return=" + q, [
-            ("Accept", NAV["Accept"]), ("Cookie", "%s=%s" % (H.COOKIE, sid))])
+            ("Accept", NAV["Accept"]), ("Cookie", "%s=%s" % (H.COOKIE, sid)),
+            ("Sec-Fetch-Site", "same-origin")])
         assert status == 400, (q, status)
         assert not headers_all(headers, "Set-Cookie"), q
     r = b.get("/protected/env")
