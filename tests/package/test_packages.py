@@ -1,0 +1,95 @@
+"""The Debian package lists are complete: every program, macro file, header
+and pkg-config file a build from a clean checkout uses belongs to a package
+that docs/operations.md's `apt-get install` line installs, directly or as a
+dependency (or to an Essential package); and tools/deps --demo installs at
+least that list. Checked against this machine's files and apt's metadata."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+SRCDIR = os.path.abspath(os.environ.get("NSSO_SRCDIR")
+                         or os.path.join(os.path.dirname(__file__), "..", ".."))
+
+PROGRAMS = ["autoreconf", "autoconf", "aclocal", "automake", "libtoolize", "pkg-config",
+            "cc", "gcc", "make", "apr-1-config", "apu-1-config", "/usr/sbin/apache2"]
+MACROS = ["/usr/share/aclocal/pkg.m4", "/usr/share/aclocal/libtool.m4"]
+PKGCONFIG = ["cjose", "jansson", "libcurl", "libcrypto"]
+HEADERS = ["cjose/cjose.h", "jansson.h", "curl/curl.h", "openssl/evp.h"]
+
+
+def out(cmd):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                          check=True, timeout=60).stdout
+
+
+def operations_list():
+    text = open(os.path.join(SRCDIR, "docs", "operations.md"), encoding="utf-8").read()
+    for m in re.finditer(r"apt-get install ((?:[^\n\\]|\\\n)+)", text):
+        words = [w for w in m.group(1).replace("\\\n", " ").split() if not w.startswith("-")]
+        if "apache2-dev" in words:
+            return words
+    pytest.fail("docs/operations.md has no `apt-get install ... apache2-dev ...` line")
+
+
+def build_files():
+    apxs = shutil.which("apxs") or shutil.which("apxs2")
+    assert apxs, "apxs not found"
+    files = [apxs] + MACROS
+    for p in PROGRAMS:
+        path = p if p.startswith("/") else shutil.which(p)
+        assert path, "%s not found on this machine" % p
+        files.append(path)
+    for m in PKGCONFIG:
+        files.append(out(["pkg-config", "--path", m]).strip())
+    incdir = out([apxs, "-q", "INCLUDEDIR"]).strip()
+    files.append(os.path.join(incdir, "httpd.h"))
+    multiarch = os.path.join("/usr/include", out(["gcc", "-print-multiarch"]).strip())
+    for h in HEADERS:
+        found = [os.path.join(d, h) for d in ("/usr/include", multiarch)
+                 if os.path.exists(os.path.join(d, h))]
+        assert found, "%s not found on this machine" % h
+        files.append(found[0])
+    return files
+
+
+def owner(path):
+    """The package that ships a file (following alternatives' symlinks)."""
+    for candidate in (os.path.realpath(path), path):
+        p = subprocess.run(["dpkg", "-S", candidate], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True, timeout=60)
+        if p.returncode == 0:
+            return p.stdout.splitlines()[0].split(":")[0].strip()
+    pytest.fail("no package owns %s" % path)
+
+
+def closure(packages):
+    text = out(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+                "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"]
+               + list(packages))
+    names = {line.strip() for line in text.splitlines() if line and not line[0].isspace()}
+    essential = out(["dpkg-query", "-W", "-f", "${Package} ${Essential}\\n"])
+    names |= {line.split()[0] for line in essential.splitlines() if line.endswith(" yes")}
+    return {n.split(":")[0] for n in names}
+
+
+def test_operations_list_covers_a_source_build():
+    listed = operations_list()
+    have = closure(listed)
+    missing = {f: owner(f) for f in build_files()}
+    missing = {f: pkg for f, pkg in missing.items() if pkg not in have}
+    assert not missing, "docs/operations.md's packages do not bring: %s" % missing
+
+
+def test_demo_installs_at_least_the_build_list():
+    demo = out([os.path.join(SRCDIR, "tools", "deps"), "--demo", "--list"]).split()
+    assert set(operations_list()) <= set(demo)
+    for heavy in ("chromium", "clang", "valgrind", "redis-server", "memcached", "lintian"):
+        assert heavy not in demo, "tools/deps --demo installs %s" % heavy
+    full = out([os.path.join(SRCDIR, "tools", "deps"), "--list"]).split()
+    assert set(demo) <= set(full)
+    for tool in ("dpkg-dev", "debhelper", "fakeroot", "lintian", "libcmocka-dev"):
+        assert tool in full
