@@ -125,29 +125,27 @@ def remove_package():
 
 
 @pytest.fixture
-def no_service_starts():
-    """Maintainer scripts may ask invoke-rc.d to restart apache2: refuse it."""
-    ours = not os.path.exists(POLICY_RC_D)
-    if ours:
-        H.write_file(POLICY_RC_D, "#!/bin/sh\n# tests/package/test_deb.py: no service "
-                     "actions during the package test\nexit 101\n", 0o755)
-    yield
-    if ours:
-        os.remove(POLICY_RC_D)
-
-
-@pytest.fixture
-def system(no_service_starts):
+def system():
+    """Root, no package or stray module installed before, none after, and no
+    service started meanwhile: the maintainer scripts may ask invoke-rc.d to
+    restart apache2, which a policy-rc.d answering 101 refuses."""
     if os.geteuid() != 0:
         pytest.skip("installing the package needs root (tools/test runs as root)")
-    remove_package()  # a run killed half-way
-    if leftovers():
-        pytest.fail("files of mod_nomis_sso not from the package are installed: %s "
-                    "(make uninstall?)" % leftovers())
+    if not installed() and leftovers():
+        pytest.fail("files of mod_nomis_sso not from the package are installed, left "
+                    "alone: %s (make uninstall?)" % leftovers())
+    own_policy = not os.path.exists(POLICY_RC_D)
+    if own_policy:
+        H.write_file(POLICY_RC_D, "#!/bin/sh\n# tests/package/test_deb.py: no service "
+                     "actions during the package test\nexit 101\n", 0o755)
     try:
+        remove_package()  # a run killed half-way
+        assert leftovers() == [], "purging the package left %s" % leftovers()
         yield
     finally:
         remove_package()
+        if own_policy:
+            os.remove(POLICY_RC_D)
 
 
 def uncommented_conf(devauth, secrets_dir):
@@ -186,6 +184,14 @@ def test_install_enable_configtest_sign_in_and_purge(deb, system, monkeypatch, t
     assert os.path.islink(os.path.join(ENABLED, "nomis_sso.conf"))
     p = run(["apache2ctl", "configtest"])
     assert "Syntax OK" in p.stdout
+
+    # the admin's nomis_sso.conf survives a reinstall (a dpkg conffile)
+    conf = os.path.join(MODS, "nomis_sso.conf")
+    with open(conf, "a", encoding="utf-8") as f:
+        f.write("# edited by tests/package/test_deb.py\n")
+    edited = open(conf, encoding="utf-8").read()
+    run(["dpkg", "-i", deb[0]], timeout=120)
+    assert open(conf, encoding="utf-8").read() == edited, "reinstall replaced nomis_sso.conf"
 
     # the installed module, configured from the installed .conf, signs staff in
     devauth = H.DevAuth().start()

@@ -15,7 +15,8 @@ SRCDIR = os.path.abspath(os.environ.get("NSSO_SRCDIR")
                          or os.path.join(os.path.dirname(__file__), "..", ".."))
 
 PROGRAMS = ["autoreconf", "autoconf", "aclocal", "automake", "libtoolize", "pkg-config",
-            "cc", "gcc", "make", "apr-1-config", "apu-1-config", "/usr/sbin/apache2"]
+            "cc", "gcc", "make", "apr-1-config", "apu-1-config"]
+HTTPD = "/usr/sbin/apache2"  # to run it (and the tests), not to build it
 MACROS = ["/usr/share/aclocal/pkg.m4", "/usr/share/aclocal/libtool.m4"]
 PKGCONFIG = ["cjose", "jansson", "libcurl", "libcrypto"]
 HEADERS = ["cjose/cjose.h", "jansson.h", "curl/curl.h", "openssl/evp.h"]
@@ -35,10 +36,10 @@ def operations_list():
     pytest.fail("docs/operations.md has no `apt-get install ... apache2-dev ...` line")
 
 
-def build_files():
+def build_files(with_httpd):
     apxs = shutil.which("apxs") or shutil.which("apxs2")
     assert apxs, "apxs not found"
-    files = [apxs] + MACROS
+    files = [apxs] + MACROS + ([HTTPD] if with_httpd else [])
     for p in PROGRAMS:
         path = p if p.startswith("/") else shutil.which(p)
         assert path, "%s not found on this machine" % p
@@ -79,9 +80,25 @@ def closure(packages):
 def test_operations_list_covers_a_source_build():
     listed = operations_list()
     have = closure(listed)
-    missing = {f: owner(f) for f in build_files()}
+    missing = {f: owner(f) for f in build_files(with_httpd=True)}
     missing = {f: pkg for f, pkg in missing.items() if pkg not in have}
     assert not missing, "docs/operations.md's packages do not bring: %s" % missing
+
+
+def build_depends():
+    text = open(os.path.join(SRCDIR, "debian", "control"), encoding="utf-8").read()
+    field = re.search(r"^Build-Depends:(.*?)^\S", text, re.S | re.M).group(1)
+    names = [re.match(r"\s*([a-z0-9][a-z0-9+.-]*)", dep).group(1)
+             for dep in field.replace("\n", " ").split(",") if dep.strip()]
+    # debhelper-compat is provided by debhelper; build-essential is implied
+    return ["debhelper" if n == "debhelper-compat" else n for n in names] + ["build-essential"]
+
+
+def test_debian_build_depends_cover_the_build():
+    have = closure(build_depends())
+    missing = {f: owner(f) for f in build_files(with_httpd=False)}
+    missing = {f: pkg for f, pkg in missing.items() if pkg not in have}
+    assert not missing, "debian/control's Build-Depends do not bring: %s" % missing
 
 
 def test_demo_installs_at_least_the_build_list():
