@@ -57,31 +57,85 @@ def build_files(with_httpd):
     return files
 
 
-def owner(path):
-    """The package that ships a file (following alternatives' symlinks)."""
-    for candidate in (os.path.realpath(path), path):
-        p = subprocess.run(["dpkg", "-S", candidate], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True, timeout=60)
-        if p.returncode == 0:
-            return p.stdout.splitlines()[0].split(":")[0].strip()
-    pytest.fail("no package owns %s" % path)
+def owners(paths):
+    """{path: the package that ships it} (following alternatives' symlinks)."""
+    candidates = {p: [os.path.realpath(p), p] for p in paths}
+    wanted = sorted({c for cs in candidates.values() for c in cs})
+    text = subprocess.run(["dpkg", "-S"] + wanted, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True, timeout=120).stdout
+    shipped = {}
+    for line in text.splitlines():
+        pkgs, _, path = line.partition(": ")
+        shipped.setdefault(path.strip(), pkgs.split(",")[0].split(":")[0].strip())
+    result = {}
+    for p, cs in candidates.items():
+        found = [shipped[c] for c in cs if c in shipped]
+        assert found, "no package owns %s" % p
+        result[p] = found[0]
+    return result
+
+
+DEPENDS_CMD = ["apt-cache", "depends", "--no-recommends", "--no-suggests", "--no-conflicts",
+               "--no-breaks", "--no-replaces", "--no-enhances"]
+
+
+def chosen_depends(text):
+    """{package: [the dependency apt installs for each of its Depends and
+    PreDepends on a clean machine]}, from `apt-cache depends` output: the
+    first alternative of an or-group that exists (a virtual package by its
+    first provider)."""
+    out, pkg, groups = {}, None, []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            pkg = line.strip().strip("<>").split(":")[0]
+            groups = out.setdefault(pkg, [])
+            continue
+        m = re.match(r"^ ( |\|)(Pre)?Depends: (.*)$", line)
+        if m:
+            if not groups or not groups[-1]["open"]:
+                groups.append({"alts": [], "open": False})
+            groups[-1]["alts"].append([m.group(3).strip(), []])
+            groups[-1]["open"] = m.group(1) == "|"
+        elif line.startswith("    ") and groups and groups[-1]["alts"]:
+            groups[-1]["alts"][-1][1].append(line.strip())
+        elif re.match(r"^  \w+:", line) and groups:
+            groups[-1]["open"] = False
+    result = {}
+    for name, gs in out.items():
+        picks = []
+        for g in gs:
+            for dep, providers in g["alts"]:
+                if not dep.startswith("<"):
+                    picks.append(dep.split(":")[0])
+                    break
+                if providers:
+                    picks.append(providers[0].split(":")[0])
+                    break
+        result[name] = picks
+    return result
 
 
 def closure(packages):
-    text = out(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
-                "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"]
-               + list(packages))
-    names = {line.strip() for line in text.splitlines() if line and not line[0].isspace()}
+    """What apt-get install --no-install-recommends of packages installs on a
+    clean Debian: the packages and, recursively, their chosen dependencies,
+    with the Essential packages every Debian system has."""
     essential = out(["dpkg-query", "-W", "-f", "${Package} ${Essential}\\n"])
-    names |= {line.split()[0] for line in essential.splitlines() if line.endswith(" yes")}
-    return {n.split(":")[0] for n in names}
+    have = {line.split()[0] for line in essential.splitlines() if line.endswith(" yes")}
+    todo = set(packages)
+    while todo:
+        have |= todo
+        deps = chosen_depends(out(DEPENDS_CMD + sorted(todo)))
+        todo = {d for picks in deps.values() for d in picks} - have
+    return have
 
 
 def test_operations_list_covers_a_source_build():
     listed = operations_list()
     have = closure(listed)
-    missing = {f: owner(f) for f in build_files(with_httpd=True)}
-    missing = {f: pkg for f, pkg in missing.items() if pkg not in have}
+    missing = {f: pkg for f, pkg in owners(build_files(with_httpd=True)).items()
+               if pkg not in have}
     assert not missing, "docs/operations.md's packages do not bring: %s" % missing
 
 
@@ -96,8 +150,8 @@ def build_depends():
 
 def test_debian_build_depends_cover_the_build():
     have = closure(build_depends())
-    missing = {f: owner(f) for f in build_files(with_httpd=False)}
-    missing = {f: pkg for f, pkg in missing.items() if pkg not in have}
+    missing = {f: pkg for f, pkg in owners(build_files(with_httpd=False)).items()
+               if pkg not in have}
     assert not missing, "debian/control's Build-Depends do not bring: %s" % missing
 
 
