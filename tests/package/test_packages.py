@@ -1,8 +1,9 @@
 """The Debian package lists are complete: every program, macro file, header
 and pkg-config file a build from a clean checkout uses belongs to a package
-that docs/operations.md's `apt-get install` line installs, directly or as a
-dependency (or to an Essential package); and tools/deps --demo installs at
-least that list. Checked against this machine's files and apt's metadata."""
+that docs/operations.md's `apt-get install` line (or debian/control's
+Build-Depends) installs, directly or as a dependency apt would choose, or to
+an Essential package; and tools/deps --demo installs at least that list.
+Checked against this machine's files and apt's metadata."""
 
 import os
 import re
