@@ -198,8 +198,7 @@ def test_install_enable_configtest_sign_in_and_purge(deb, system, monkeypatch, t
     h = None
     try:
         monkeypatch.setattr(H, "MODULE", MODULE)
-        secrets = H.make_tree("nsso-pkg-secrets-")
-        h = H.Httpd(nsso_conf=uncommented_conf(devauth, secrets))
+        h = H.Httpd(nsso_conf=uncommented_conf(devauth, str(tmp_path)))
         assert h.params["module"] == MODULE
         rc, text = h.config_test()
         assert rc == 0, text + "\n" + open(h.conf_path).read()
@@ -213,7 +212,6 @@ def test_install_enable_configtest_sign_in_and_purge(deb, system, monkeypatch, t
         if h is not None:
             h.cleanup()
         devauth.cleanup()
-        shutil.rmtree(secrets, ignore_errors=True)
 
     run(["a2dismod", "nomis_sso"])
     run(["dpkg", "--purge", PACKAGE], timeout=120)
