@@ -100,7 +100,7 @@ static void bench_open(bench_t *b, apr_size_t n)
     b->shm_size = nsso_shm_store_size(n, value_size);
     must("shm", apr_shm_create(&b->shm, b->shm_size, NULL, b->pool));
     must("attach", nsso_shm_store_attach(b->pool, apr_shm_baseaddr_get(b->shm), b->shm_size,
-                                         n, value_size, NULL, 1, &b->s));
+                                         n, value_size, 1, &b->s));
     /* 2n keys: the first n are loaded, the rest arrive as new sessions */
     b->keys = apr_palloc(b->pool, 2 * n * sizeof(char *));
     for (i = 0; i < 2 * n; i++)
@@ -172,7 +172,7 @@ static void after_expiry(bench_t *b, double *first_us, double *refill_ns)
     must("set", nsso_store_set(b->s, b->keys[b->n], b->value, value_size, exp, &ev));
     *first_us = (now_ns() - t0) / 1e3;
     *refill_ns = load(b, b->n + 1, b->n - 1, exp);
-    must("check", nsso_shm_store_check(b->s, 0));
+    must("check", nsso_shm_store_check(b->s));
     must("stats", nsso_store_stats(b->s, &after));
     if (ev || after.evicted != before.evicted || after.live != b->n)
         die("a live entry was evicted while expired ones remained", APR_EGENERAL);
@@ -197,7 +197,7 @@ static void run(apr_size_t n)
     must("stats", nsso_store_stats(b.s, &st));
     if (st.live != n || st.evicted != fresh)
         die("unexpected stats", APR_EGENERAL);
-    must("check", nsso_shm_store_check(b.s, 0));
+    must("check", nsso_shm_store_check(b.s));
     after_expiry(&b, &first, &refill);
     printf("%7lu  %8.0f  %8.0f  %8.0f  %9.0f  %9.1f  %8.0f  %9.0f  %9.0f\n", (unsigned long)n,
            get, rep, ins, evict, first, refill, (double)b.shm_size * 1000.0 / (double)n,

@@ -97,10 +97,8 @@ static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
             h->slot_size = g->cache_entry_size;
             init = 1;
         }
-        /* NULL: the store's own lock, not the global mutex (see store_shm.c) */
         rv = nsso_shm_store_attach(pconf, apr_shm_baseaddr_get(h->shm), size,
-                                   h->entries, h->slot_size, NULL, init,
-                                   &session_store);
+                                   h->entries, h->slot_size, init, &session_store);
         if (rv != APR_EMISMATCH || init)
             break;
         apr_shm_destroy(h->shm);

@@ -11,7 +11,6 @@
 #ifndef NSSO_STORE_SHM_H
 #define NSSO_STORE_SHM_H
 
-#include <apr_global_mutex.h>
 #include "store.h"
 
 /* Bytes at the start of the segment that hold the store's lock (the rest
@@ -27,23 +26,22 @@
 apr_size_t nsso_shm_store_size(apr_size_t entries, apr_size_t slot_size);
 
 /* Bind a store to memory at base (size bytes, from nsso_shm_store_size).
- * init = 1 formats the segment (new random hash key); init = 0 checks the
+ * init = 1 formats the segment (new random hash key, and the store's own
+ * robust, process-shared lock in its first bytes); init = 0 checks the
  * header and returns APR_EMISMATCH if it was formatted for another geometry
- * (caller then creates a new segment). mutex NULL (what httpd uses): the
- * store's own robust, process-shared lock in the segment, formatted with it;
- * otherwise every operation takes that global mutex instead. The nsso_store
- * is allocated from p. */
+ * (caller then creates a new segment). The nsso_store is allocated from p. */
 apr_status_t nsso_shm_store_attach(apr_pool_t *p, void *base, apr_size_t size,
                                    apr_size_t entries, apr_size_t slot_size,
-                                   apr_global_mutex_t *mutex, int init,
-                                   nsso_store **out);
+                                   int init, nsso_store **out);
 
 /* Walks the whole index under the lock (O(entries)): free list, hash chains,
- * LRU list and counters must agree. APR_EGENERAL when they do not; with
- * repair = 1 the index is then reformatted (sessions dropped). APR_EINVAL if
- * s is not a shared-memory store. Operations also return APR_EGENERAL, after
- * reformatting, when they run into a broken index. */
-apr_status_t nsso_shm_store_check(nsso_store *s, int repair);
+ * LRU lists and counters must agree. APR_EGENERAL when they do not, and the
+ * index is left as it is; APR_EINVAL if s is not a shared-memory store. The
+ * same walk decides, after a process died holding the lock, whether the
+ * index must be reformatted; operations reformat it themselves (and return
+ * APR_EGENERAL) when they run into a broken index. The tests' and the
+ * benchmark's oracle: the module does not call it. */
+apr_status_t nsso_shm_store_check(nsso_store *s);
 
 /* SipHash-2-4 (Aumasson & Bernstein) with a 128-bit key: the bucket hash. */
 apr_uint64_t nsso_siphash24(const unsigned char key[16], const void *msg,

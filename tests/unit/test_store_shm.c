@@ -1,7 +1,7 @@
 /* test_store_shm.c - unit tests for the shared-memory session store
  * (src/store_shm.c): SipHash vectors, the get/set/del/stats contract,
  * expiry, LRU eviction, re-attach after a restart, corruption handling, and
- * a multi-process run over a real anonymous apr_shm and global mutex. */
+ * a multi-process run over a real anonymous apr_shm and the store's own lock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,6 @@
 
 #include <apr_general.h>
 #include <apr_file_io.h>
-#include <apr_global_mutex.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
 
@@ -61,7 +60,7 @@ static fx_t *fx_new(apr_size_t entries, apr_size_t slot_size)
     fx->mem = apr_palloc(p, fx->size);
     memset(fx->mem, 0xa5, fx->size);
     assert_int_equal(nsso_shm_store_attach(p, fx->mem, fx->size, entries, slot_size,
-                                           NULL, 1, &fx->s), APR_SUCCESS);
+                                           1, &fx->s), APR_SUCCESS);
     return fx;
 }
 
@@ -104,7 +103,7 @@ static nsso_store_stats_t stats_of(fx_t *fx)
 
 static void expect_consistent(fx_t *fx)
 {
-    assert_int_equal(nsso_shm_store_check(fx->s, 0), APR_SUCCESS);
+    assert_int_equal(nsso_shm_store_check(fx->s), APR_SUCCESS);
 }
 
 /* ---- SipHash -------------------------------------------------------------- */
@@ -164,14 +163,14 @@ static void test_attach_args(void **state)
     (void)state;
     assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
     mem = apr_pcalloc(p, sz + 8);
-    assert_int_equal(nsso_shm_store_attach(p, NULL, sz, 8, 64, NULL, 1, &s), APR_EINVAL);
-    assert_int_equal(nsso_shm_store_attach(p, mem + 1, sz, 8, 64, NULL, 1, &s), APR_EINVAL);
-    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 0, 64, NULL, 1, &s), APR_EINVAL);
-    assert_int_equal(nsso_shm_store_attach(p, mem, sz - 1, 8, 64, NULL, 1, &s), APR_EINVAL);
-    assert_int_equal(nsso_shm_store_attach(p, mem, sz - 1, 8, 64, NULL, 0, &s), APR_EMISMATCH);
+    assert_int_equal(nsso_shm_store_attach(p, NULL, sz, 8, 64, 1, &s), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_attach(p, mem + 1, sz, 8, 64, 1, &s), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 0, 64, 1, &s), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz - 1, 8, 64, 1, &s), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz - 1, 8, 64, 0, &s), APR_EMISMATCH);
     /* never formatted */
-    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 8, 64, NULL, 0, &s), APR_EMISMATCH);
-    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 8, 64, NULL, 1, &s), APR_SUCCESS);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 8, 64, 0, &s), APR_EMISMATCH);
+    assert_int_equal(nsso_shm_store_attach(p, mem, sz, 8, 64, 1, &s), APR_SUCCESS);
     assert_string_equal(s->ops->name, "shm");
     apr_pool_destroy(p);
 }
@@ -798,7 +797,7 @@ static void test_reattach_keeps_data(void **state)
     put(fx, "session-1", "alice");
     put(fx, "session-2", "bob");
     /* graceful restart: the new generation binds to the same memory */
-    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 128, NULL, 0,
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 128, 0,
                                            &again), APR_SUCCESS);
     fx->s = again;
     expect_val(fx, "session-1", "alice");
@@ -817,13 +816,13 @@ static void test_reattach_mismatch(void **state)
 
     (void)state;
     put(fx, "k", "v");
-    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 31, 128, NULL, 0, &s),
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 31, 128, 0, &s),
                      APR_EMISMATCH);
-    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 120, NULL, 0, &s),
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 120, 0, &s),
                      APR_EMISMATCH);
-    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 64, 128, NULL, 0, &s),
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 64, 128, 0, &s),
                      APR_EMISMATCH);
-    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 256, NULL, 0, &s),
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 32, 256, 0, &s),
                      APR_EMISMATCH);
     assert_null(s);
     expect_val(fx, "k", "v");                   /* refusing did not touch it */
@@ -840,7 +839,7 @@ static void test_corrupt_header(void **state)
     (void)state;
     put(fx, "k", "v");
     fx->mem[NSSO_SHM_LOCK_AREA] ^= 0x40;       /* magic */
-    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, 0, &s),
                      APR_EMISMATCH);
     /* a bound store notices, reports it once and starts afresh */
     assert_int_equal(nsso_store_get(fx->s, fx->pool, "k", &val, &len), APR_EGENERAL);
@@ -848,10 +847,10 @@ static void test_corrupt_header(void **state)
     put(fx, "k2", "v2");
     expect_val(fx, "k2", "v2");
     expect_consistent(fx);
-    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, 0, &s),
                      APR_SUCCESS);
     fx->mem[NSSO_SHM_LOCK_AREA + 4] ^= 0x01;   /* version */
-    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, NULL, 0, &s),
+    assert_int_equal(nsso_shm_store_attach(fx->pool, fx->mem, fx->size, 16, 64, 0, &s),
                      APR_EMISMATCH);
     fx_free(fx);
 }
@@ -889,11 +888,13 @@ static int status_allowed(apr_status_t rv)
     return rv == APR_SUCCESS || rv == APR_NOTFOUND || rv == APR_EGENERAL;
 }
 
-static void fuzz_ops(fx_t *fx, apr_uint32_t *rng, apr_pool_t *tmp)
+/* Returns how many operations found the index broken; each of them must
+ * have reformatted it before returning. */
+static int fuzz_ops(fx_t *fx, apr_uint32_t *rng, apr_pool_t *tmp)
 {
     char key[16], *val;
     apr_size_t len;
-    int op;
+    int op, reformats = 0;
 
     for (op = 0; op < 60; op++) {
         apr_uint32_t r = rng_next(rng);
@@ -912,16 +913,22 @@ static void fuzz_ops(fx_t *fx, apr_uint32_t *rng, apr_pool_t *tmp)
             rv = nsso_store_del(fx->s, key);
         }
         assert_true(status_allowed(rv));
+        if (rv == APR_EGENERAL) {
+            assert_int_equal(nsso_shm_store_check(fx->s), APR_SUCCESS);
+            reformats++;
+        }
     }
+    return reformats;
 }
 
 /* Random damage (bytes, or plausible small indices) anywhere in the segment:
- * no crash, no hang, only the documented statuses, and the checker leaves a
- * usable store behind. */
+ * no crash, no hang, only the documented statuses; an operation that runs
+ * into the damage leaves a reformatted, consistent store behind; the checker
+ * sees damage the operations have not run into yet. */
 static void test_fuzz_corruption(void **state)
 {
     apr_uint32_t rng = 0x9e3779b9u;
-    int round, found = 0;
+    int round, found = 0, reformats = 0;
 
     (void)state;
     for (round = 0; round < 300; round++) {
@@ -945,16 +952,14 @@ static void test_fuzz_corruption(void **state)
                 memcpy(fx->mem + (off & ~(apr_size_t)3), &w, sizeof(w));
             }
         }
-        fuzz_ops(fx, &rng, tmp);
-        rv = nsso_shm_store_check(fx->s, 1);
+        reformats += fuzz_ops(fx, &rng, tmp);
+        rv = nsso_shm_store_check(fx->s);
         assert_true(rv == APR_SUCCESS || rv == APR_EGENERAL);
         found += rv == APR_EGENERAL;
-        expect_consistent(fx);
-        put(fx, "after", "ok");
-        expect_val(fx, "after", "ok");
         fx_free(fx);
     }
     assert_true(found > 0);
+    assert_true(reformats > 0);
 }
 
 static void test_check_rejects_foreign_store(void **state)
@@ -962,8 +967,8 @@ static void test_check_rejects_foreign_store(void **state)
     nsso_store fake = { NULL, NULL };
 
     (void)state;
-    assert_int_equal(nsso_shm_store_check(&fake, 0), APR_EINVAL);
-    assert_int_equal(nsso_shm_store_check(NULL, 0), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_check(&fake), APR_EINVAL);
+    assert_int_equal(nsso_shm_store_check(NULL), APR_EINVAL);
 }
 
 /* ---- several processes on one segment --------------------------------------- */
@@ -1064,11 +1069,9 @@ static void mp_one_op(nsso_store *s, apr_pool_t *p, unsigned child, unsigned seq
     }
 }
 
-/* Runs in a forked child; never returns. Like an httpd child: re-initialise
- * the inherited mutex (if any: NULL is the store's own lock), then bind a
- * store to the inherited segment. */
-static void mp_child(void *base, apr_size_t size, apr_global_mutex_t *mutex,
-                     const char *lockname, unsigned child, mp_board *board)
+/* Runs in a forked child; never returns. Like an httpd child: bind a store
+ * to the inherited segment (its lock is in the segment). */
+static void mp_child(void *base, apr_size_t size, unsigned child, mp_board *board)
 {
     apr_pool_t *p, *iter;
     nsso_store *s = NULL;
@@ -1080,9 +1083,7 @@ static void mp_child(void *base, apr_size_t size, apr_global_mutex_t *mutex,
 
     if (apr_pool_create(&p, NULL) != APR_SUCCESS)
         _exit(3);
-    if ((!mutex || apr_global_mutex_child_init(&mutex, lockname, p) == APR_SUCCESS)
-        && nsso_shm_store_attach(p, base, size, MP_ENTRIES, MP_SLOT, mutex, 0, &s)
-           == APR_SUCCESS
+    if (nsso_shm_store_attach(p, base, size, MP_ENTRIES, MP_SLOT, 0, &s) == APR_SUCCESS
         && apr_pool_create(&iter, p) == APR_SUCCESS) {
         while (!__atomic_load_n(&board->go, __ATOMIC_ACQUIRE))
             apr_sleep(1000);
@@ -1128,7 +1129,7 @@ static void mp_check_parent(nsso_store *s, apr_pool_t *p, const mp_counts *kids)
     assert_true(st.evicted_disposable > 0);
     assert_int_equal(st.evicted_here, 0);       /* the children's, not ours */
     assert_true(st.live <= MP_ENTRIES);
-    assert_int_equal(nsso_shm_store_check(s, 0), APR_SUCCESS);
+    assert_int_equal(nsso_shm_store_check(s), APR_SUCCESS);
     for (k = 0; k < MP_KEYS; k++) {
         char key[16], *val;
         apr_size_t len;
@@ -1142,15 +1143,12 @@ static void mp_check_parent(nsso_store *s, apr_pool_t *p, const mp_counts *kids)
     assert_int_equal(present, st.live);
 }
 
-/* Several processes at once, under a global mutex (use_global) or under the
- * store's own lock in the segment (what httpd uses). */
-static void mp_run(int use_global)
+/* Several processes at once on one segment, under the store's own lock. */
+static void test_multiprocess(void **state)
 {
     apr_pool_t *p;
     apr_shm_t *shm;
-    apr_global_mutex_t *mutex = NULL;
     nsso_store *s;
-    const char *tmpdir, *lockname;
     apr_size_t size = nsso_shm_store_size(MP_ENTRIES, MP_SLOT);
     apr_size_t cnt_off = (size + 7) & ~(apr_size_t)7;
     unsigned char *base;
@@ -1158,24 +1156,20 @@ static void mp_run(int use_global)
     pid_t pids[MP_CHILDREN];
     int i;
 
+    (void)state;
     assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
-    assert_int_equal(apr_temp_dir_get(&tmpdir, p), APR_SUCCESS);
-    lockname = apr_psprintf(p, "%s/nsso_test_store.%ld.lock", tmpdir, (long)getpid());
     assert_int_equal(apr_shm_create(&shm, cnt_off + sizeof(mp_board), NULL, p), APR_SUCCESS);
-    if (use_global)
-        assert_int_equal(apr_global_mutex_create(&mutex, lockname, APR_LOCK_DEFAULT, p),
-                         APR_SUCCESS);
     base = apr_shm_baseaddr_get(shm);
     board = (mp_board *)(void *)(base + cnt_off);
     memset(board, 0, sizeof(*board));
-    assert_int_equal(nsso_shm_store_attach(p, base, size, MP_ENTRIES, MP_SLOT, mutex, 1, &s),
+    assert_int_equal(nsso_shm_store_attach(p, base, size, MP_ENTRIES, MP_SLOT, 1, &s),
                      APR_SUCCESS);
     fflush(NULL);
     for (i = 0; i < MP_CHILDREN; i++) {
         pids[i] = fork();
         assert_true(pids[i] >= 0);
         if (pids[i] == 0)
-            mp_child(base, size, mutex, lockname, (unsigned)i, board);
+            mp_child(base, size, (unsigned)i, board);
     }
     __atomic_store_n(&board->go, 1, __ATOMIC_RELEASE);
     for (i = 0; i < MP_CHILDREN; i++) {
@@ -1186,23 +1180,7 @@ static void mp_run(int use_global)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     mp_check_parent(s, p, board->kids);
-    if (use_global) {
-        assert_int_equal(apr_global_mutex_destroy(mutex), APR_SUCCESS);
-        (void)apr_file_remove(lockname, p);
-    }
     apr_pool_destroy(p);
-}
-
-static void test_multiprocess(void **state)
-{
-    (void)state;
-    mp_run(0);
-}
-
-static void test_multiprocess_global_mutex(void **state)
-{
-    (void)state;
-    mp_run(1);
 }
 
 /* A child killed (SIGKILL) at a random moment of a loop of sets, often while
@@ -1226,7 +1204,7 @@ static void test_lock_owner_dies(void **state)
     assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
     assert_int_equal(apr_shm_create(&shm, size, NULL, p), APR_SUCCESS);
     assert_int_equal(nsso_shm_store_attach(p, apr_shm_baseaddr_get(shm), size, 64, 256,
-                                           NULL, 1, &s), APR_SUCCESS);
+                                           1, &s), APR_SUCCESS);
     alarm(120); /* a lock left held would hang here: fail instead */
     for (i = 0; i < DEATHS; i++) {
         pid_t pid;
@@ -1255,7 +1233,7 @@ static void test_lock_owner_dies(void **state)
         assert_int_equal(nsso_store_set(s, "after", "v", 1, far_future(), NULL),
                          APR_SUCCESS);
         assert_int_equal(nsso_store_get(s, p, "after", &val, &len), APR_SUCCESS);
-        assert_int_equal(nsso_shm_store_check(s, 0), APR_SUCCESS);
+        assert_int_equal(nsso_shm_store_check(s), APR_SUCCESS);
         assert_int_equal(nsso_store_stats(s, &st), APR_SUCCESS);
         sets = st.sets;
     }
@@ -1298,7 +1276,6 @@ int main(void)
         cmocka_unit_test(test_fuzz_corruption),
         cmocka_unit_test(test_check_rejects_foreign_store),
         cmocka_unit_test(test_multiprocess),
-        cmocka_unit_test(test_multiprocess_global_mutex),
         cmocka_unit_test(test_lock_owner_dies),
     };
     int rc;
