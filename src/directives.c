@@ -44,7 +44,7 @@ const nsso_directive_t nsso_directive_table[NSSO_D_COUNT] = {
       NULL, NULL, NULL, help " (default " #def ")" },
 #define NSSO_ENUM(id, name, ctx, field, values, help) \
     { name, NSSO_DK_ENUM, NSSO_DC_##ctx, IN_##ctx(field), NSSO_DF_INT, 0, 0, 0, \
-      NULL, NULL, &values, help },
+      NULL, NULL, &(values), help },
 #define NSSO_PATH(id, name, ctx, field, def, nodef, help) \
     { name, NSSO_DK_PATH, NSSO_DC_##ctx, IN_##ctx(field), NSSO_DF_PTR, 0, 0, 0, \
       def, nodef, NULL, help },
