@@ -1,16 +1,19 @@
 /* util.c - owns the small pure helpers every concern shares: base64url,
  * randomness, constant-time string comparison, SHA-256 / PKCE, log
- * redaction, the "literal | env:NAME | file:/path" secret syntax, and
- * URL (query component) encoding, decoding and parameter lookup. */
+ * redaction, the "literal | env:NAME | file:/path" secret syntax, URL
+ * (query component) encoding, decoding and parameter lookup, and the two
+ * validators of local paths and absolute http(s) URLs. */
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_general.h>
 #include <apr_lib.h>
+#include <apr_uri.h>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -418,4 +421,51 @@ const char *nsso_query_param(apr_pool_t *p, const char *query, const char *name,
     if (dup != NULL && seen > 1)
         *dup = 1;
     return found;
+}
+
+/* ---- local paths and http(s) URLs ---------------------------------------- */
+
+/* Space and control bytes: browsers drop or mangle them in URLs, and in a
+ * header they split lines. */
+static int url_bad_byte(unsigned char c)
+{
+    return c <= 0x20 || c == 0x7f;
+}
+
+int nsso_is_local_path(const char *s, unsigned flags)
+{
+    const char *q;
+
+    if (!s || s[0] != '/' || s[1] == '/' || s[1] == '\\')
+        return 0;
+    for (q = s; *q; q++) {
+        if (url_bad_byte((unsigned char)*q))
+            return 0;
+        if (!(flags & NSSO_PATH_QUERY) && (*q == '?' || *q == '#'))
+            return 0;
+    }
+    return 1;
+}
+
+const char *nsso_http_url_problem(apr_pool_t *p, const char *s, unsigned flags)
+{
+    apr_uri_t u;
+    const char *q;
+
+    if (!s)
+        return "is not a URL";
+    for (q = s; *q; q++)
+        if (url_bad_byte((unsigned char)*q) || *q == '\\')
+            return "contains a space, a control character or '\\'";
+    if (apr_uri_parse(p, s, &u) != APR_SUCCESS || !u.scheme || !u.hostname || !*u.hostname)
+        return "is not an absolute URL with a host, such as https://sign-in.hmpps.service.justice.gov.uk/auth";
+    if (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http"))
+        return "is not an http:// or https:// URL";
+    if (u.user || u.password)
+        return "carries a user name or password";
+    if ((flags & NSSO_URL_BASE) && (u.query || u.fragment))
+        return "carries a query or fragment";
+    if ((flags & NSSO_URL_PATH) && !u.path)
+        return "has no path";
+    return NULL;
 }

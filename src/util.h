@@ -1,7 +1,9 @@
 /* util.h - small pure helpers shared by every concern: base64url, randomness,
  * constant-time comparison, SHA-256, redaction of secrets for logs, and the
- * "literal | env:NAME | file:/path" secret syntax used by several directives.
- * No httpd dependency: only APR and OpenSSL libcrypto. */
+ * "literal | env:NAME | file:/path" secret syntax used by several directives,
+ * and the two checks every path or URL a directive or request names goes
+ * through ("a path on this site", "an absolute http(s) URL").
+ * No httpd dependency: only APR, APR-util (apr_uri) and OpenSSL libcrypto. */
 #ifndef NSSO_UTIL_H
 #define NSSO_UTIL_H
 
@@ -49,5 +51,30 @@ char *nsso_url_decode(apr_pool_t *p, const char *s);
  * occurrence's value is malformed; *dup (may be NULL) is set to 1 when the
  * name occurs more than once, else 0. A name without '=' has value "". */
 const char *nsso_query_param(apr_pool_t *p, const char *query, const char *name, int *dup);
+
+/* Flag for nsso_is_local_path: a query ('?') and fragment ('#') may follow,
+ * as in a redirect target; without it the value names a path the module
+ * serves or appends, where either would never match. */
+#define NSSO_PATH_QUERY 0x1u
+
+/* 1 if s is a path on this site: '/' first and not followed by '/' or '\'
+ * (browsers read "//host" and "/\host" as another host), no space or
+ * control byte, and (without NSSO_PATH_QUERY) no '?' or '#'. */
+int nsso_is_local_path(const char *s, unsigned flags);
+
+/* Flags for nsso_http_url_problem. */
+#define NSSO_URL_BASE 0x1u  /* no query or fragment: paths are appended to it */
+#define NSSO_URL_PATH 0x2u  /* must carry a path (at least "/") */
+
+/* NULL if s is an absolute http:// or https:// URL (scheme in any case)
+ * with a host, no user name or password, no space, control byte or '\'
+ * (browsers read it as '/'), and what flags ask; else why not: a phrase
+ * whose subject is the value ("is not an http:// or https:// URL"). */
+const char *nsso_http_url_problem(apr_pool_t *p, const char *s, unsigned flags);
+
+static inline int nsso_is_http_url(apr_pool_t *p, const char *s, unsigned flags)
+{
+    return nsso_http_url_problem(p, s, flags) == NULL;
+}
 
 #endif

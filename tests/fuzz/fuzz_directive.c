@@ -7,10 +7,15 @@
  * log redaction. Input: fields separated by '\n'. Invariants: a passphrase
  * that makes keys seals and opens; a built Set-Cookie has no control
  * character and honours Secure for SameSite=None; the authorize URL adds no
- * unencoded byte to the auth URL; redaction never shows a control byte. */
+ * unencoded byte to the auth URL; redaction never shows a control byte.
+ * And every table-parsed directive (src/directives.def: whole numbers,
+ * lists, local paths) given a field: what it accepts is within the row's
+ * bounds, one of its values, or a local path, and what it refuses leaves
+ * the setting untouched. */
 #include "fuzz_common.h"
 #include "cookie.h"
 #include "crypto.h"
+#include "directives.h"
 #include "oauth.h"
 #include "util.h"
 
@@ -36,6 +41,45 @@ static int url_safe(const char *s)
             return 0;
     }
     return 1;
+}
+
+/* The value of each simple directive's field after parsing arg, checked. */
+static void check_table(apr_pool_t *p, const char *arg)
+{
+    int i, j;
+
+    for (i = 0; i < NSSO_D_COUNT; i++) {
+        const nsso_directive_t *d = &nsso_directive_table[i];
+        union {
+            nsso_srv_conf s;
+            nsso_dir_conf d;
+            nsso_global_conf g;
+        } conf;
+        int *iv = (int *)((char *)&conf + d->offset);
+        const char **pv = (const char **)((char *)&conf + d->offset);
+        const char *why;
+
+        if (d->kind != NSSO_DK_INT && d->kind != NSSO_DK_ENUM && d->kind != NSSO_DK_PATH)
+            continue;
+        memset(&conf, 0, sizeof(conf));
+        *iv = NSSO_UNSET;
+        if (d->kind == NSSO_DK_PATH)
+            *pv = NULL;
+        why = nsso_directive_parse(p, d, arg, &conf);
+        if (why) {
+            NSSO_FUZZ_CHECK(T, d->kind == NSSO_DK_PATH ? *pv == NULL : *iv == NSSO_UNSET);
+            continue;
+        }
+        if (d->kind == NSSO_DK_INT)
+            NSSO_FUZZ_CHECK(T, *iv >= d->min && *iv <= d->max);
+        else if (d->kind == NSSO_DK_PATH)
+            NSSO_FUZZ_CHECK(T, *pv == arg && nsso_is_local_path(arg, 0));
+        else {
+            for (j = 0; d->enums->v[j].name && d->enums->v[j].value != *iv; j++)
+                ;
+            NSSO_FUZZ_CHECK(T, d->enums->v[j].name != NULL);
+        }
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -100,6 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     NSSO_FUZZ_CHECK(T, url != NULL && strncmp(url, f[3], strlen(f[3])) == 0);
     NSSO_FUZZ_CHECK(T, url_safe(url + strlen(f[3])));
     NSSO_FUZZ_CHECK(T, strlen(nsso_pkce_challenge(p, f[0])) == 43);
+
+    check_table(p, f[0]);
 
     red = nsso_redact(p, f[0]);
     NSSO_FUZZ_CHECK(T, red != NULL && !has_ctl(red));

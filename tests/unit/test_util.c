@@ -540,6 +540,71 @@ static void test_query_param_malformed(void **state)
     assert_int_equal(dup, 0);
 }
 
+/* ---- local paths and http(s) URLs ------------------------------------------ */
+
+static void test_local_path(void **state)
+{
+    static const char *const good[] = { "/", "/nomis-sso/logout", "/a/b.c", "/a\\b",
+                                        "/%2F", "/caf\xc3\xa9", NULL };
+    static const char *const bad[] = { "", "a/b", "//evil", "/\\evil", "/a b", "/a\tb",
+                                       "/a\r\nb", "/a\x7f", " /a", "https://x/",
+                                       NULL };
+    int i;
+
+    for (i = 0; good[i]; i++) {
+        assert_true(nsso_is_local_path(good[i], 0));
+        assert_true(nsso_is_local_path(good[i], NSSO_PATH_QUERY));
+    }
+    for (i = 0; bad[i]; i++) {
+        assert_false(nsso_is_local_path(bad[i], 0));
+        assert_false(nsso_is_local_path(bad[i], NSSO_PATH_QUERY));
+    }
+    assert_false(nsso_is_local_path(NULL, 0));
+    /* a query or fragment only where the caller allows one */
+    assert_false(nsso_is_local_path("/a?b=1", 0));
+    assert_false(nsso_is_local_path("/a#top", 0));
+    assert_false(nsso_is_local_path("/?", 0));
+    assert_true(nsso_is_local_path("/a?b=1", NSSO_PATH_QUERY));
+    assert_true(nsso_is_local_path("/a#top", NSSO_PATH_QUERY));
+}
+
+static void test_http_url(void **state)
+{
+    apr_pool_t *pool = *state;
+    static const char *const good[] = {
+        "https://sign-in.hmpps.service.justice.gov.uk/auth", "http://127.0.0.1:8080",
+        "HTTPS://Auth.Example/auth/", "https://[::1]:8443/auth", NULL };
+    static const char *const bad[] = {
+        "", "/auth", "//host/auth", "auth.example/auth", "ftp://host/", "javascript:alert(1)",
+        "https:evil", "https:///path", "https://user@host/", "https://user:pw@host/",
+        "https://host/a b", "https://host/\ta", "https://host\\@evil/",
+        "https://host/\x7f", " https://host/", NULL };
+    int i;
+
+    for (i = 0; good[i]; i++) {
+        assert_null(nsso_http_url_problem(pool, good[i], 0));
+        assert_true(nsso_is_http_url(pool, good[i], NSSO_URL_BASE));
+    }
+    for (i = 0; bad[i]; i++) {
+        assert_non_null(nsso_http_url_problem(pool, bad[i], 0));
+        assert_false(nsso_is_http_url(pool, bad[i], 0));
+    }
+    assert_non_null(nsso_http_url_problem(pool, NULL, 0));
+    /* the reason names what is wrong */
+    assert_string_equal(nsso_http_url_problem(pool, "ftp://h/", 0),
+                        "is not an http:// or https:// URL");
+    assert_string_equal(nsso_http_url_problem(pool, "https://u@h/", 0),
+                        "carries a user name or password");
+    /* a base URL has no query or fragment; a redirect target may */
+    assert_true(nsso_is_http_url(pool, "https://h/a?b=1#c", 0));
+    assert_string_equal(nsso_http_url_problem(pool, "https://h/a?b=1", NSSO_URL_BASE),
+                        "carries a query or fragment");
+    assert_false(nsso_is_http_url(pool, "https://h/a#c", NSSO_URL_BASE));
+    /* a path when asked */
+    assert_string_equal(nsso_http_url_problem(pool, "https://h", NSSO_URL_PATH), "has no path");
+    assert_true(nsso_is_http_url(pool, "https://h/", NSSO_URL_PATH));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -569,6 +634,8 @@ int main(void)
         cmocka_unit_test(test_query_param_fragment),
         cmocka_unit_test(test_query_param_duplicates),
         cmocka_unit_test(test_query_param_malformed),
+        cmocka_unit_test(test_local_path),
+        cmocka_unit_test(test_http_url),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
