@@ -21,9 +21,8 @@
 #include "lifecycle.h"
 #include "realm.h"
 #include "runtime.h"
+#include "siphash.h"
 #include "util.h"
-
-#include "store_shm.h"
 
 #include <http_core.h>
 #include <apr_strings.h>
