@@ -6,6 +6,7 @@
 #include "bearer.h"
 #include "expose.h"
 #include "handlers.h"
+#include "password.h"
 #include "runtime.h"
 
 #include <http_request.h>
@@ -23,6 +24,8 @@ static void nsso_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(nsso_runtime_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(nsso_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(nsso_runtime_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* after the runtime: it warns for the servers the runtime gave keys */
+    ap_hook_post_config(nsso_password_post_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_child_init(nsso_runtime_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_bearer_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(nsso_quick_handler, NULL, NULL, APR_HOOK_FIRST);

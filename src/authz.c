@@ -14,7 +14,8 @@
  * 403 page naming the user and what was required, a 401, or a redirect. */
 #include "authz.h"
 #include "config.h"
-#include "handlers.h"
+#include "request.h"
+#include "respond.h"
 #include "identity.h"
 #include "bearer.h"
 
@@ -112,26 +113,26 @@ static authz_status check(request_rec *r, const char *line, const void *parsed)
         return AUTHZ_DENIED_NO_USER;
     s = nsso_request_session(r);
     if (!s) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "Require %s used without "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0800) "Require %s used without "
                       "AuthType nomis-sso: denied", spec->provider);
         return AUTHZ_DENIED;
     }
     if (session_matches(s, spec))
         return AUTHZ_GRANTED;
     if (staff_only(spec->kind) && s->client_credentials)
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "Require %s %s: %s is a client "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0801) "Require %s %s: %s is a client "
                       "calling with its own token (client credentials), not a member of "
                       "staff", spec->provider, line, s->user);
     else if (spec->kind == MATCH_CLIENT && !s->client_credentials)
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "Require %s %s: %s is a member of "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0802) "Require %s %s: %s is a member of "
                       "staff, not a client calling with its own token", spec->provider,
                       line, s->user);
     else if (spec->kind == MATCH_CASELOAD && !s->caseload)
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "Require nomis-caseload: %s has "
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0803) "Require nomis-caseload: %s has "
                       "no known active caseload (lookup at sign-in failed or none set)",
                       s->user);
     else
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "Require %s %s: %s does not match",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0804) "Require %s %s: %s does not match",
                       spec->provider, line, s->user);
     apr_table_setn(r->notes, DENIED_NOTE,
                    apr_pstrcat(r->pool, "Require ", spec->provider, " ", line, NULL));
@@ -153,15 +154,13 @@ static apr_status_t denied_page(ap_filter_t *f, const nsso_session_t *s, const c
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     const char *name = s->name ? s->name : s->user;
 
-    apr_brigade_printf(bb, NULL, NULL,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<title>Access denied</title></head>\n<body>\n<h1>Access denied</h1>\n"
-        "<p>You are signed in as <strong>%s</strong> (%s), but this page needs "
-        "something your account does not have: <code>%s</code>.</p>\n"
-        "<p>Ask your local system administrator for the role you need.</p>\n"
-        "</body></html>\n",
-        ap_escape_html(r->pool, name), ap_escape_html(r->pool, s->user),
-        ap_escape_html(r->pool, what ? what : "this page's Require rules"));
+    apr_brigade_puts(bb, NULL, NULL, nsso_page_html(r->pool, "Access denied",
+        apr_pstrcat(r->pool, "<h1>Access denied</h1>\n"
+            "<p>You are signed in as <strong>", ap_escape_html(r->pool, name), "</strong> (",
+            ap_escape_html(r->pool, s->user), "), but this page needs something your "
+            "account does not have: <code>",
+            ap_escape_html(r->pool, what ? what : "this page's Require rules"), "</code>.</p>\n"
+            "<p>Ask your local system administrator for the role you need.</p>\n", NULL)));
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
     return ap_pass_brigade(f->next, bb);
 }
@@ -184,7 +183,6 @@ static apr_status_t denied_filter(ap_filter_t *f, apr_bucket_brigade *in)
         nsso_bearer_challenge(r, "insufficient_scope",
                               "The access token does not grant this resource");
     apr_table_unset(r->headers_out, "Content-Length");
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     r->status_line = NULL;
     if (d->unauthz_status == HTTP_MOVED_TEMPORARILY) {
         r->status = HTTP_MOVED_TEMPORARILY;
@@ -193,7 +191,7 @@ static apr_status_t denied_filter(ap_filter_t *f, apr_bucket_brigade *in)
         r->status = d->unauthz_status == HTTP_UNAUTHORIZED ? HTTP_UNAUTHORIZED
                                                            : HTTP_FORBIDDEN;
     }
-    ap_set_content_type(r, "text/html; charset=utf-8");
+    nsso_page_headers(r, 0);
     return denied_page(f, s, apr_table_get(r->notes, DENIED_NOTE));
 }
 

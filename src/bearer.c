@@ -21,9 +21,8 @@
 #include "lifecycle.h"
 #include "realm.h"
 #include "runtime.h"
+#include "siphash.h"
 #include "util.h"
-
-#include "store_shm.h"
 
 #include <http_core.h>
 #include <apr_strings.h>
@@ -131,7 +130,7 @@ void nsso_bearer_child_init(apr_pool_t *pchild, server_rec *s)
         rv = apr_thread_mutex_create(&local.mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
 #endif
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "bearer tokens: no per-process "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, NSSO_LOGNO(0700) "bearer tokens: no per-process "
                      "cache (every request uses the session store's)");
         return;
     }
@@ -240,7 +239,7 @@ static nsso_session_t *from_record(request_rec *r, const nsso_srv_conf *c,
     if (!nsso_session_realm_ok(s, c->realm)) {
         /* under this realm's key, so only a writer with the store's keys put
          * it there: check the token afresh */
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "cached bearer token of %s "
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0701) "cached bearer token of %s "
                       "ignored: accepted in another realm (virtual host)", s->user);
         return NULL;
     }
@@ -303,9 +302,8 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
     apr_int64_t now = apr_time_sec(apr_time_now());
     apr_size_t n = strlen(token), len = 0;
     const char *key, *err = NULL, *rec;
-    nsso_claims_t *claims;
+    nsso_claims_t *claims = NULL;
     nsso_session_t *s;
-    int fetch_failed = 0;
     nsso_jwt_result_t res = NSSO_JWT_MALFORMED;
 
     /* a token this child accepted is the same bytes: well-formed, valid */
@@ -322,19 +320,20 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
         *out = s;
         return OK;
     }
-    claims = nsso_token_verify(r, c, token, &fetch_failed, &res, &err);
-    if (!claims && fetch_failed) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "bearer token not checked: cannot "
+    switch (nsso_token_verify(r, c, token, &claims, &res, &err)) {
+    case APR_SUCCESS:
+        break;
+    case NSSO_UNAVAILABLE:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0702) "bearer token not checked: cannot "
                       "fetch HMPPS Auth's signing keys: %s", err);
         return HTTP_SERVICE_UNAVAILABLE;
-    }
-    if (!claims) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token refused: %s", err);
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0703) "bearer token refused: %s", err);
         return nsso_bearer_challenge(r, "invalid_token", describe(res));
     }
     s = nsso_session_from_claims(r->pool, claims, token, NULL, now);
     if (!s) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token refused: names no usable "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0704) "bearer token refused: names no usable "
                       "user, or is a client's own token without a usable client_id");
         return nsso_bearer_challenge(r, "invalid_token", "The access token names no user");
     }
@@ -350,7 +349,7 @@ int nsso_bearer_client_check(request_rec *r, const nsso_session_t *s)
 
     if (!allowed || nsso_list_has(allowed, s->client_id, 0))
         return OK;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "bearer token of %s refused: issued to "
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0705) "bearer token of %s refused: issued to "
                   "client %s, not one NomisSSOBearerClients lists here", s->user,
                   s->client_id ? nsso_header_safe(r->pool, s->client_id) : "(none)");
     return nsso_bearer_challenge(r, "invalid_token",

@@ -18,7 +18,6 @@
  * a backend never sees a client's claim to a role. */
 #include "expose.h"
 #include "config.h"
-#include "handlers.h"
 #include "identity.h"
 #include "lifecycle.h"
 #include "request.h"
@@ -65,7 +64,7 @@ static void strip_identity_headers(request_rec *r)
     names = apr_array_make(r->pool, 2, sizeof(const char *));
     apr_table_do(strip_one, names, r->headers_in, NULL);
     for (i = 0; i < names->nelts; i++) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "removed client request header "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0850) "removed client request header "
                       "%s: only mod_nomis_sso sets identity headers",
                       nsso_header_safe(r->pool, APR_ARRAY_IDX(names, i, const char *)));
         apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));

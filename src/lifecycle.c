@@ -29,12 +29,11 @@
 #define LAST_ACCESS_GRANULARITY 30   /* most seconds between idle-time write-backs */
 #define REFRESH_WAIT_STEP apr_time_from_msec(50)
 
-nsso_claims_t *nsso_token_verify(request_rec *r, const nsso_srv_conf *c,
-                                 const char *token, int *fetch_failed,
-                                 nsso_jwt_result_t *result, const char **err)
+apr_status_t nsso_token_verify(request_rec *r, const nsso_srv_conf *c, const char *token,
+                               nsso_claims_t **claims, nsso_jwt_result_t *result,
+                               const char **err)
 {
     nsso_jwt_policy_t pol;
-    nsso_claims_t *claims = NULL;
     apr_status_t fetch_rv = APR_SUCCESS;
     nsso_jwt_result_t res;
     const char *why = NULL;
@@ -43,14 +42,15 @@ nsso_claims_t *nsso_token_verify(request_rec *r, const nsso_srv_conf *c,
     pol.algs = c->algs;
     pol.skew = nsso_conf_clock_skew(c);
     pol.now = apr_time_sec(apr_time_now());
-    res = nsso_jwks_cache_verify(c->jwks, r->pool, token, &pol, &claims, &fetch_rv, &why);
-    *fetch_failed = fetch_rv != APR_SUCCESS;
+    *claims = NULL;
+    res = nsso_jwks_cache_verify(c->jwks, r->pool, token, &pol, claims, &fetch_rv, &why);
     if (result)
         *result = res;
     if (res == NSSO_JWT_OK)
-        return claims;
+        return APR_SUCCESS;
     *err = apr_psprintf(r->pool, "%s: %s", nsso_jwt_result_str(res), why ? why : "");
-    return NULL;
+    /* a refusal with the keys out of reach may only mean a key we lack */
+    return fetch_rv != APR_SUCCESS ? NSSO_UNAVAILABLE : APR_EACCES;
 }
 
 /* ---- store -------------------------------------------------------------------- */
@@ -90,7 +90,7 @@ static void warn_eviction(request_rec *r)
         return;   /* nothing new, or another thread is logging now */
     before = apr_atomic_xchg64(&evictions_logged, st.evicted_here);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                  "session store full: %" APR_UINT64_T_FMT " live session(s) evicted by "
+                  NSSO_LOGNO(0600) "session store full: %" APR_UINT64_T_FMT " live session(s) evicted by "
                   "this process since its last warning (%" APR_UINT64_T_FMT " by all since "
                   "the store was created, %" APR_SIZE_T_FMT " entries); raise "
                   "NomisSSOSessionCacheEntries", st.evicted_here - before, st.evicted,
@@ -117,12 +117,12 @@ static apr_status_t session_write(request_rec *r, const nsso_srv_conf *c,
         return rv; /* ended meanwhile (signed out, expired): stays ended */
     if (rv == APR_ENOSPC)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "session for %s is %" APR_SIZE_T_FMT " bytes, more than a "
+                      NSSO_LOGNO(0601) "session for %s is %" APR_SIZE_T_FMT " bytes, more than a "
                       "store slot holds: raise NomisSSOSessionCacheEntrySize", s->user, len);
     else if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "cannot store the session "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0602) "cannot store the session "
                       "(store unreachable?)");
-        apr_table_setn(r->notes, NSSO_STORE_DOWN_NOTE, "1");
+        return NSSO_UNAVAILABLE;
     }
     else if (!replace)
         warn_eviction(r);
@@ -140,7 +140,10 @@ void nsso_session_delete(request_rec *r, const nsso_srv_conf *c, const char *id)
     nsso_store_del(nsso_runtime_store(), nsso_session_key(r->pool, c->realm, id));
 }
 
-static nsso_session_t *session_load(request_rec *r, const nsso_srv_conf *c, const char *id)
+/* The stored session under id: APR_SUCCESS (*out), APR_NOTFOUND (none, or
+ * unreadable: deleted), APR_EACCES (another realm's) or NSSO_UNAVAILABLE. */
+static apr_status_t session_load(request_rec *r, const nsso_srv_conf *c, const char *id,
+                                 nsso_session_t **out)
 {
     nsso_store *store = nsso_runtime_store();
     nsso_session_t *s;
@@ -151,30 +154,30 @@ static nsso_session_t *session_load(request_rec *r, const nsso_srv_conf *c, cons
 
     rv = nsso_store_get(store, r->pool, nsso_session_key(r->pool, c->realm, id), &val, &len);
     if (rv == APR_NOTFOUND) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session %s not found (expired, "
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NSSO_LOGNO(0603) "session %s not found (expired, "
                       "evicted or signed out)", nsso_redact(r->pool, id));
-        return NULL;
+        return APR_NOTFOUND;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "session store lookup failed "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0604) "session store lookup failed "
                       "(store unreachable?)");
-        apr_table_setn(r->notes, NSSO_STORE_DOWN_NOTE, "1");
-        return NULL;
+        return NSSO_UNAVAILABLE;
     }
     if (nsso_session_parse(r->pool, val, len, &s, &err) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "session %s unreadable: %s",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0605) "session %s unreadable: %s",
                       nsso_redact(r->pool, id), err);
         nsso_session_delete(r, c, id);
-        return NULL;
+        return APR_NOTFOUND;
     }
     if (!nsso_session_realm_ok(s, c->realm)) {
         /* only a writer with the store's keys can put it here: not ours */
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "session %s refused: its record "
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0606) "session %s refused: its record "
                       "was accepted in another realm (virtual host)",
                       nsso_redact(r->pool, id));
-        return NULL;
+        return APR_EACCES;
     }
-    return s;
+    *out = s;
+    return APR_SUCCESS;
 }
 
 /* ---- refresh ------------------------------------------------------------------ */
@@ -192,23 +195,21 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
     nsso_oauth_result_t res;
     nsso_claims_t *claims;
     nsso_session_t *fresh;
-    int fetch_failed = 0;
 
     nsso_conf_http_opts(c, &opts);
     res = nsso_oauth_token_request(r->pool, &opts, nsso_conf_internal_url(c), c->client_id,
                                    c->client_secret, form, &tok, &oauth_error, &err);
     if (res == NSSO_OAUTH_REJECTED) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "refresh for %s refused: %s",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0607) "refresh for %s refused: %s",
                       s->user, err);
         return REFRESH_REJECTED;
     }
     if (res != NSSO_OAUTH_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refresh for %s failed: %s", s->user, err);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0608) "refresh for %s failed: %s", s->user, err);
         return REFRESH_FAILED;
     }
-    claims = nsso_token_verify(r, c, tok.access_token, &fetch_failed, NULL, &err);
-    if (!claims) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refreshed token for %s refused: %s",
+    if (nsso_token_verify(r, c, tok.access_token, &claims, NULL, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0609) "refreshed token for %s refused: %s",
                       s->user, err);
         return REFRESH_FAILED;
     }
@@ -216,13 +217,13 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
                                      tok.refresh_token ? tok.refresh_token : s->refresh_token,
                                      apr_time_sec(apr_time_now()));
     if (fresh && fresh->client_credentials) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refreshed token for %s is a client's "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0610) "refreshed token for %s is a client's "
                       "own token (client credentials), not a member of staff's: session "
                       "ended", s->user);
         return REFRESH_REJECTED;
     }
     if (!fresh || strcmp(fresh->user, s->user)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refreshed token for %s names "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0611) "refreshed token for %s names "
                       "another user: session ended", s->user);
         return REFRESH_REJECTED;
     }
@@ -234,73 +235,78 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
 }
 
 /* Another request is refreshing: wait (bounded) for the new token. */
-static nsso_session_t *wait_for_refresh(request_rec *r, const nsso_srv_conf *c,
-                                        const char *id, apr_int64_t old_expires)
+static apr_status_t wait_for_refresh(request_rec *r, const nsso_srv_conf *c,
+                                     const char *id, nsso_session_t **s)
 {
+    apr_int64_t old_expires = (*s)->expires;
     nsso_http_opts_t opts;
     apr_time_t until;
 
     nsso_conf_http_opts(c, &opts);
     until = apr_time_now() + apr_time_from_msec(opts.timeout_ms) + apr_time_from_sec(1);
     while (apr_time_now() < until) {
-        nsso_session_t *s;
+        apr_status_t rv;
         apr_sleep(REFRESH_WAIT_STEP);
-        s = session_load(r, c, id);
-        if (!s || s->expires != old_expires)
-            return s;
+        rv = session_load(r, c, id, s);
+        if (rv != APR_SUCCESS || (*s)->expires != old_expires)
+            return rv;
     }
-    return NULL;
+    return APR_NOTFOUND;
 }
 
-/* Refresh when due. Returns the session to use, or NULL when it ended. */
-static nsso_session_t *maybe_refresh(request_rec *r, const nsso_srv_conf *c,
-                                     const char *id, nsso_session_t *s, apr_int64_t now)
+/* Refresh *s when due: APR_SUCCESS with *s the session to use, else the
+ * session has ended (APR_NOTFOUND), is refused or cannot be read. */
+static apr_status_t maybe_refresh(request_rec *r, const nsso_srv_conf *c,
+                                  const char *id, nsso_session_t **sp, apr_int64_t now)
 {
+    nsso_session_t *s = *sp, *fresh = NULL;
     int window = nsso_conf_refresh_before(c);
     int expired = s->expires + nsso_conf_clock_skew(c) <= now;
     const char *lock;
-    nsso_session_t *fresh;
     refresh_result res;
+    apr_status_t rv = APR_SUCCESS;
 
     if (s->expires - now > window || !window || !s->refresh_token) {
         if (!expired)
-            return s;
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session %s: access token expired",
+            return APR_SUCCESS;
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NSSO_LOGNO(0612) "session %s: access token expired",
                       nsso_redact(r->pool, id));
         nsso_session_delete(r, c, id);
-        return NULL;
+        return APR_NOTFOUND;
     }
     lock = nsso_store_key(r->pool, NSSO_KEY_REFRESH, c->realm, id);
     if (nsso_store_add(nsso_runtime_store(), lock, "1", 1,
                        apr_time_now() + apr_time_from_sec(60)) != APR_SUCCESS)
-        return expired ? wait_for_refresh(r, c, id, s->expires) : s;
+        return expired ? wait_for_refresh(r, c, id, sp) : APR_SUCCESS;
     /* holding the marker: another request may have refreshed since we read */
-    fresh = session_load(r, c, id);
-    if (!fresh || fresh->expires != s->expires) {
+    rv = session_load(r, c, id, &fresh);
+    if (rv != APR_SUCCESS || fresh->expires != s->expires) {
         nsso_store_del(nsso_runtime_store(), lock);
-        return fresh;
+        *sp = fresh;
+        return rv;
     }
     res = refresh_tokens(r, c, s);
     if (res == REFRESH_OK) {
-        apr_status_t rv = session_write(r, c, id, s, 1);
+        rv = session_write(r, c, id, s, 1);
         if (rv == APR_NOTFOUND) { /* signed out while we were refreshing */
             nsso_store_del(nsso_runtime_store(), lock);
-            return NULL;
+            return APR_NOTFOUND;
         }
         if (rv != APR_SUCCESS)
             res = REFRESH_FAILED;
     }
     nsso_store_del(nsso_runtime_store(), lock);
     if (res == REFRESH_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "refreshed the access token of %s",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0613) "refreshed the access token of %s",
                       s->user);
-        return s;
+        return APR_SUCCESS;
     }
     if (res == REFRESH_REJECTED || expired) {
         nsso_session_delete(r, c, id);
-        return NULL;
+        /* an expired token whose refresh could not be stored: the store is down */
+        return rv == NSSO_UNAVAILABLE ? NSSO_UNAVAILABLE : APR_NOTFOUND;
     }
-    return s; /* temporary failure, token still valid: try again next time */
+    return APR_SUCCESS; /* temporary failure, token still valid: try again next time */
 }
 
 /* ---- revocation ---------------------------------------------------------------- */
@@ -319,13 +325,13 @@ static int token_active(request_rec *r, const nsso_srv_conf *c, const nsso_sessi
     nsso_conf_http_opts(c, &opts);
     if (nsso_http_post_bearer(r->pool, &opts, url, s->access_token, &resp, &err)
         != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "token verification: %s", err);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, NSSO_LOGNO(0614) "token verification: %s", err);
         return -1;
     }
     if (resp.status == 400 || resp.status == 401)
         return 0; /* malformed or expired JWT: inactive */
     if (resp.status != 200) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "token verification: %s answered "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, NSSO_LOGNO(0615) "token verification: %s answered "
                       "HTTP %ld", url, resp.status);
         return -1;
     }
@@ -334,35 +340,37 @@ static int token_active(request_rec *r, const nsso_srv_conf *c, const nsso_sessi
     result = json_is_boolean(active) ? json_is_true(active) : -1;
     json_decref(doc);
     if (result < 0)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "token verification: answer "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, NSSO_LOGNO(0616) "token verification: answer "
                       "has no boolean 'active'");
     return result;
 }
 
-/* 0 when the session must end. */
-static int still_active(request_rec *r, const nsso_srv_conf *c, const char *id,
-                        nsso_session_t *s, apr_int64_t now)
+/* APR_SUCCESS while the session may go on; APR_NOTFOUND when the token
+ * verification API ended it (deleted); APR_EACCES when that API cannot be
+ * asked and NomisSSOTokenVerificationFailure is fail-closed. */
+static apr_status_t still_active(request_rec *r, const nsso_srv_conf *c, const char *id,
+                                 nsso_session_t *s, apr_int64_t now)
 {
     int active;
 
     if (!c->verify_url || now - s->verified_at < nsso_conf_verify_interval(c))
-        return 1;
+        return APR_SUCCESS;
     active = token_active(r, c, s);
     if (active == 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "session of %s ended: the token "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0617) "session of %s ended: the token "
                       "verification API says its token is no longer active", s->user);
         nsso_session_delete(r, c, id);
-        return 0;
+        return APR_NOTFOUND;
     }
     if (active < 0 && !nsso_conf_verify_fail_open(c)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "session of %s refused: token "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, NSSO_LOGNO(0618) "session of %s refused: token "
                       "verification unavailable (NomisSSOTokenVerificationFailure "
                       "fail-closed)", s->user);
-        return 0;
+        return APR_EACCES;
     }
     if (active == 1)
         s->verified_at = now;
-    return 1;
+    return APR_SUCCESS;
 }
 
 /* ---- the current session ------------------------------------------------------- */
@@ -379,16 +387,18 @@ static apr_int64_t write_back_interval(const nsso_srv_conf *c)
 /* The early look's session for id (handed over once: the session read by
  * post_read_request is the one check_authn checks, so a request reads and
  * parses its record once), else the store's. */
-static nsso_session_t *session_first_load(request_rec *r, const nsso_srv_conf *c,
-                                          const char *id)
+static apr_status_t session_first_load(request_rec *r, const nsso_srv_conf *c,
+                                       const char *id, nsso_session_t **out)
 {
     nsso_req *q = nsso_req_of(r);
     nsso_session_t *s = q->peek_session;
 
     q->peek_session = NULL;
-    if (s && !strcmp(q->peek_id, id))
-        return s;
-    return session_load(r, c, id);
+    if (s && !strcmp(q->peek_id, id)) {
+        *out = s;
+        return APR_SUCCESS;
+    }
+    return session_load(r, c, id, out);
 }
 
 nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
@@ -396,9 +406,9 @@ nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
     const char *id = nsso_cookie_get(nsso_req_cookies(r), nsso_conf_cookie_name(c), NULL);
     apr_int64_t now = apr_time_sec(apr_time_now());
     nsso_req *q;
-    nsso_session_t *s;
+    nsso_session_t *s = NULL;
 
-    if (!id || !nsso_session_id_ok(id) || !(s = session_load(r, c, id)))
+    if (!id || !nsso_session_id_ok(id) || session_load(r, c, id, &s) != APR_SUCCESS)
         return NULL;
     q = nsso_req_of(r);
     q->peek_id = id;
@@ -410,55 +420,57 @@ nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
     return s;
 }
 
-nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
-                                     const apr_array_header_t *cookies,
-                                     const char **id_out, int *stale)
+apr_status_t nsso_session_current(request_rec *r, const nsso_srv_conf *c,
+                                  const apr_array_header_t *cookies,
+                                  const char **id_out, nsso_session_t **out)
 {
     const char *name = nsso_conf_cookie_name(c);
     const char *id = nsso_cookie_get(cookies, name, NULL);
     apr_int64_t now = apr_time_sec(apr_time_now());
     apr_int64_t seen, verified, expires;
-    nsso_session_t *s;
+    nsso_session_t *s = NULL;
+    apr_status_t rv;
 
-    *stale = id != NULL;
+    *id_out = id;
     if (!id)
-        return NULL;
+        return APR_NOTFOUND;
     if (!nsso_session_id_ok(id)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "malformed %s cookie ignored", name);
-        return NULL;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0619) "malformed %s cookie ignored", name);
+        return APR_EACCES;
     }
-    if (!(s = session_first_load(r, c, id)))
-        return NULL;
+    if ((rv = session_first_load(r, c, id, &s)) != APR_SUCCESS)
+        return rv;
     if (now - s->last_access >= nsso_conf_inactivity(c)
         || now - s->created >= nsso_conf_max_duration(c)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "session of %s ended: %s", s->user,
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0620) "session of %s ended: %s", s->user,
                       now - s->created >= nsso_conf_max_duration(c)
                       ? "older than NomisSSOSessionMaxDuration"
                       : "idle longer than NomisSSOSessionInactivityTimeout");
         nsso_session_delete(r, c, id);
-        return NULL;
+        return APR_NOTFOUND;
     }
     seen = s->last_access;
     verified = s->verified_at;
     expires = s->expires;
-    if (!(s = maybe_refresh(r, c, id, s, now)) || !still_active(r, c, id, s, now))
-        return NULL;
+    if ((rv = maybe_refresh(r, c, id, &s, now)) != APR_SUCCESS
+        || (rv = still_active(r, c, id, s, now)) != APR_SUCCESS)
+        return rv;
     if (now - seen >= write_back_interval(c) || s->verified_at != verified) {
         if (s->expires == expires) {
             /* our copy may be stale after the network calls: another request
              * may have refreshed (keep its tokens) or signed out (stay out) */
-            nsso_session_t *cur = session_load(r, c, id);
-            if (!cur)
-                return NULL;
+            nsso_session_t *cur = NULL;
+            if ((rv = session_load(r, c, id, &cur)) != APR_SUCCESS)
+                return rv;
             if (cur->verified_at < s->verified_at)
                 cur->verified_at = s->verified_at;
             s = cur;
         }
         s->last_access = now;
+        /* a failed write-back costs only idle time: the session stays usable */
         if (session_write(r, c, id, s, 1) == APR_NOTFOUND)
-            return NULL;
+            return APR_NOTFOUND;
     }
-    *stale = 0;
-    *id_out = id;
-    return s;
+    *out = s;
+    return APR_SUCCESS;
 }

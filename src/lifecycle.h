@@ -8,30 +8,44 @@
 #include "config.h"
 #include "session.h"
 
-/* r->notes key set when the session store failed (not merely a miss). */
-#define NSSO_STORE_DOWN_NOTE "nomis-sso-store-down"
+/* What the lifecycle answers, as apr_status_t (callers switch on it):
+ *   APR_SUCCESS       found (a live session; a verified token)
+ *   APR_NOTFOUND      no session: no cookie, or its session has ended
+ *                     (expired, idle, signed out, evicted, revoked)
+ *   APR_EACCES        refused: a malformed cookie, a record accepted in
+ *                     another realm, a token that fails a check, or a
+ *                     session the token verification API could not vouch
+ *                     for under NomisSSOTokenVerificationFailure fail-closed
+ *   NSSO_UNAVAILABLE  what decides could not be reached (the session store;
+ *                     for a token, HMPPS Auth's signing keys): answer 503
+ *                     and let the client try again
+ * NSSO_UNAVAILABLE is APR_EAGAIN ("try again"); no store returns it for
+ * anything else that reaches these callers. */
+#define NSSO_UNAVAILABLE APR_EAGAIN
 
-/* Verify an access token against the server's JWKS and policy. On failure
- * *err says why, *result (may be NULL) which check refused it, and
- * *fetch_failed is set when the JWKS could not be had. */
-nsso_claims_t *nsso_token_verify(request_rec *r, const nsso_srv_conf *c,
-                                 const char *token, int *fetch_failed,
-                                 nsso_jwt_result_t *result, const char **err);
+/* Verify an access token against the server's JWKS and policy: APR_SUCCESS
+ * (*claims set), APR_EACCES (*result, may be NULL, says which check refused
+ * it) or NSSO_UNAVAILABLE (the JWKS could not be had); *err says why. */
+apr_status_t nsso_token_verify(request_rec *r, const nsso_srv_conf *c, const char *token,
+                               nsso_claims_t **claims, nsso_jwt_result_t *result,
+                               const char **err);
 
 /* The live session named by the request's cookie, after the lifecycle
- * rules; NULL when there is none (then *stale says whether a cookie was
- * sent that should be cleared). */
-nsso_session_t *nsso_session_current(request_rec *r, const nsso_srv_conf *c,
-                                     const apr_array_header_t *cookies,
-                                     const char **id_out, int *stale);
+ * rules: APR_SUCCESS (*out), APR_NOTFOUND, APR_EACCES or NSSO_UNAVAILABLE.
+ * *id is the session id the cookie named (NULL: no cookie), so a caller can
+ * clear a cookie whose session is gone. */
+apr_status_t nsso_session_current(request_rec *r, const nsso_srv_conf *c,
+                                  const apr_array_header_t *cookies,
+                                  const char **id, nsso_session_t **out);
 
 /* A read-only look at the cookie's session, for hooks that run before
  * authentication (<If>, Require expr): no refresh, revocation check or
  * write-back. NULL when there is no live session. */
 nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c);
 
-/* Write s under id with the store expiry its timeouts give.
- * APR_ENOSPC: larger than a slot (logged with the directive to raise). */
+/* Write s under id with the store expiry its timeouts give: APR_SUCCESS,
+ * NSSO_UNAVAILABLE (store down), APR_ENOSPC (larger than a slot, logged
+ * with the directive to raise) or another error (could not serialise). */
 apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
                                const char *id, const nsso_session_t *s);
 

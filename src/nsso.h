@@ -13,6 +13,12 @@
 
 extern NSSO_EXPORT module AP_MODULE_DECLARE_DATA nomis_sso_module;
 
+/* A log line's stable number, the first word of its message:
+ * NSSO_LOGNO(0301) "text" logs "NSSO0301: text". Four digits, unique
+ * (tools/lognos checks), each listed with its cause in docs/operations.md.
+ * Blocks by the file that first logged it; a number never changes meaning. */
+#define NSSO_LOGNO(n) "NSSO" #n ": "
+
 /* every httpd-facing file logs as this module */
 APLOG_USE_MODULE(nomis_sso);
 

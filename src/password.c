@@ -13,7 +13,7 @@
  * (see "rate limiting"); a store that cannot be reached refuses sign-in.
  * The password is never logged or stored. */
 #include "password.h"
-#include "handlers.h"
+#include "signin.h"
 #include "request.h"
 #include "respond.h"
 #include "runtime.h"
@@ -30,19 +30,21 @@
 #define MAX_USERNAME 128
 #define MAX_PASSWORD 256
 
-const char *nsso_password_form_url(request_rec *r, const nsso_srv_conf *c,
-                                   const char *state)
+/* post_config: every server that takes passwords says so at start-up. */
+int nsso_password_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *main_s)
 {
-    return apr_pstrcat(r->pool, nsso_conf_password_uri(c), "?state=",
-                       nsso_url_encode(r->pool, state), NULL);
-}
+    server_rec *s;
 
-void nsso_password_warn(server_rec *s)
-{
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                 "NomisSSOGrantType password: this server receives staff passwords "
-                 "through its own sign-in form (the NOMIS SSO contingency); use it "
-                 "only while HMPPS Auth's own sign-in is unavailable");
+    for (s = main_s; s; s = s->next) {
+        const nsso_srv_conf *c = nsso_srv(s);
+        if (c->crypto && c->password_grant == 1) /* configured (runtime.c gave it keys) */
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         NSSO_LOGNO(0500) "NomisSSOGrantType password: this server receives staff passwords "
+                         "through its own sign-in form (the NOMIS SSO contingency); use it "
+                         "only while HMPPS Auth's own sign-in is unavailable");
+    }
+    return OK;
 }
 
 /* ---- rate limiting --------------------------------------------------------------- */
@@ -103,7 +105,7 @@ static take_result take_slot(request_rec *r, counter_t *ct)
             return TAKE_OK;
         }
         if (rv != APR_EEXIST) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "password sign-in refused: "
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0501) "password sign-in refused: "
                           "the store keeping failed attempts cannot be reached");
             return TAKE_STORE_DOWN;
         }
@@ -173,37 +175,28 @@ static take_result take_all(request_rec *r, counter_t *ct, int n)
 static int show_form(request_rec *r, const nsso_srv_conf *c, const char *state,
                      const char *username, const char *error, int status)
 {
-    nsso_no_store(r);
-    r->status = status;
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
-    apr_table_setn(r->err_headers_out, "Content-Security-Policy",
-                   "default-src 'none'; form-action 'self'; frame-ancestors 'none'");
-    if (r->header_only)
-        return OK;
-    ap_rprintf(r,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<title>Sign in</title></head>\n<body>\n<h1>Sign in with your NOMIS account</h1>\n"
-        "%s%s%s"
-        "<form id=\"signin\" method=\"post\" action=\"%s\" autocomplete=\"off\">\n"
-        "<input type=\"hidden\" name=\"state\" value=\"%s\">\n"
+    apr_pool_t *p = r->pool;
+
+    return nsso_page_send(r, status, "Sign in", apr_pstrcat(p,
+        "<h1>Sign in with your NOMIS account</h1>\n",
+        error ? "<p id=\"error\" role=\"alert\"><strong>" : "",
+        error ? ap_escape_html(p, error) : "", error ? "</strong></p>\n" : "",
+        "<form id=\"signin\" method=\"post\" action=\"",
+        ap_escape_html(p, nsso_conf_password_uri(c)), "\" autocomplete=\"off\">\n"
+        "<input type=\"hidden\" name=\"state\" value=\"", ap_escape_html(p, state), "\">\n"
         "<p><label for=\"username\">Username</label><br>"
-        "<input id=\"username\" name=\"username\" value=\"%s\" autocomplete=\"username\" "
+        "<input id=\"username\" name=\"username\" value=\"",
+        username ? ap_escape_html(p, username) : "", "\" autocomplete=\"username\" "
         "autocapitalize=\"characters\" spellcheck=\"false\" required></p>\n"
         "<p><label for=\"password\">Password</label><br>"
         "<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"off\" "
         "required></p>\n<p><button id=\"submit\" type=\"submit\">Sign in</button></p>\n"
-        "</form>\n</body></html>\n",
-        error ? "<p id=\"error\" role=\"alert\"><strong>" : "",
-        error ? ap_escape_html(r->pool, error) : "", error ? "</strong></p>\n" : "",
-        ap_escape_html(r->pool, nsso_conf_password_uri(c)),
-        ap_escape_html(r->pool, state), username ? ap_escape_html(r->pool, username) : "");
-    return OK;
+        "</form>\n", NULL), NSSO_PAGE_FORM_SELF);
 }
 
 static int expired_page(request_rec *r, const char *why)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "sign-in form refused: %s", why);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0502) "sign-in form refused: %s", why);
     return nsso_error_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
                            "This sign-in has expired or was already used. "
                            "Please return to the service and sign in again.");
@@ -224,7 +217,7 @@ static int field_ok(const char *v, apr_size_t max)
 static int too_many(request_rec *r, const nsso_srv_conf *c, const char *state,
                     const char *username)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "password sign-in for %s refused: "
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, NSSO_LOGNO(0503) "password sign-in for %s refused: "
                   "too many attempts", nsso_header_safe(r->pool, apr_pstrndup(r->pool, username, 64)));
     apr_table_setn(r->err_headers_out, "Retry-After", apr_itoa(r->pool, WINDOW));
     return show_form(r, c, state, username, "Too many failed attempts. Wait a few "
@@ -278,7 +271,7 @@ static int sign_in(request_rec *r, const nsso_srv_conf *c,
                        nsso_url_encode(r->pool, password), NULL);
     rc = nsso_signin_complete(r, c, body, st, cookies, &refused);
     if (refused) {
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "password sign-in refused for %s",
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0504) "password sign-in refused for %s",
                       nsso_header_safe(r->pool, apr_pstrndup(r->pool, username, 64)));
         return show_form(r, c, state, username, "Wrong username or password.", HTTP_OK);
     }
@@ -286,7 +279,7 @@ static int sign_in(request_rec *r, const nsso_srv_conf *c,
         for (i = 0; i < 3; i++)
             give_back(r, &ct[i]);
         if (!nsso_signin_spend(r, c, st))
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "sign-in form state reused");
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0505) "sign-in form state reused");
     }
     return rc;
 }
@@ -299,7 +292,7 @@ int nsso_password_handle(request_rec *r, const nsso_srv_conf *c)
     int dup = 0;
 
     if (!nsso_is_https(r) && c->password_allow_http != 1) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "password sign-in refused over plain "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0506) "password sign-in refused over plain "
                       "http (NomisSSOPasswordAllowHTTP is off)");
         return nsso_error_page(r, HTTP_FORBIDDEN, "Sign-in needs a secure connection",
                                "Passwords are only accepted over https.");

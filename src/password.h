@@ -5,14 +5,12 @@
 
 #include "config.h"
 
-/* Where start_login sends the browser: the form, carrying the state. */
-const char *nsso_password_form_url(request_rec *r, const nsso_srv_conf *c,
-                                   const char *state);
-
 /* GET shows the form, POST signs in (quick handler). */
 int nsso_password_handle(request_rec *r, const nsso_srv_conf *c);
 
-/* post_config: the warning that this server handles passwords. */
-void nsso_password_warn(server_rec *s);
+/* post_config hook (after runtime.c's): the warning that a server takes
+ * passwords, from the form itself so start-up never calls up into it. */
+int nsso_password_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *s);
 
 #endif

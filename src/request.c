@@ -15,6 +15,16 @@ nsso_req *nsso_req_of(request_rec *r)
     return q;
 }
 
+const nsso_session_t *nsso_request_session(const request_rec *r)
+{
+    for (; r; r = r->main ? r->main : r->prev) {
+        const nsso_req *q = ap_get_module_config(r->request_config, &nomis_sso_module);
+        if (q && q->session)
+            return q->session;
+    }
+    return NULL;
+}
+
 const apr_array_header_t *nsso_req_cookies(request_rec *r)
 {
     nsso_req *q = nsso_req_of(r);

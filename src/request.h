@@ -39,6 +39,11 @@ typedef struct {
 /* This request's state (made zeroed on first use). */
 nsso_req *nsso_req_of(request_rec *r);
 
+/* The session check_authn found for this request, or NULL. Sub-requests
+ * and internal redirects share the session of the request that
+ * authenticated. */
+const nsso_session_t *nsso_request_session(const request_rec *r);
+
 /* The request's cookies, parsed once per request (again only when another
  * module has replaced the Cookie header since). Never NULL. */
 const apr_array_header_t *nsso_req_cookies(request_rec *r);

@@ -1,8 +1,10 @@
 /* respond.c - the building blocks of the module's own answers: the
  * request's scheme and base URL as the browser sees them (honouring
- * X-Forwarded-* only with NomisSSOTrustForwardedHeaders On), cookies with
- * the right flags, Cache-Control: no-store, and the short HTML pages staff
- * see when something cannot be done. */
+ * X-Forwarded-* only with NomisSSOTrustForwardedHeaders On), Set-Cookie with
+ * the right flags (the only writer of cookies; reading is cookie.c's),
+ * Cache-Control: no-store, and the one renderer of every HTML page the
+ * module writes (error pages, the store-down page, the denial page, the
+ * sign-out confirmation, the password form): same headers, same skeleton. */
 #include "respond.h"
 
 #include <http_core.h>
@@ -89,25 +91,98 @@ void nsso_no_store(request_rec *r)
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
 }
 
-/* A short HTML page with the given status; the handler then returns OK. */
-int nsso_error_page(request_rec *r, int status, const char *title,
-                      const char *message)
+/* ---- pages ---------------------------------------------------------------- */
+
+#define PAGE_CSP "default-src 'none'; style-src 'unsafe-inline'"
+
+void nsso_page_headers(request_rec *r, int flags)
 {
+    const char *csp = PAGE_CSP;
+
     nsso_no_store(r);
-    r->status = status;
     ap_set_content_type(r, "text/html; charset=utf-8");
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
-    if (r->header_only)
-        return OK;
-    ap_rprintf(r,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<title>%s</title></head>\n<body>\n<h1>%s</h1>\n<p>%s</p>\n"
-        "<p><a href=\"/\">Return to the service</a></p>\n</body></html>\n",
-        ap_escape_html(r->pool, title), ap_escape_html(r->pool, title),
-        ap_escape_html(r->pool, message));
+    if (flags & NSSO_PAGE_FORM) {
+        /* a form in a frame can be clicked through by the framing page */
+        apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
+        csp = (flags & NSSO_PAGE_FORM_SELF) == NSSO_PAGE_FORM_SELF
+              ? PAGE_CSP "; form-action 'self'; frame-ancestors 'none'"
+              : PAGE_CSP "; frame-ancestors 'none'";
+    }
+    apr_table_setn(r->err_headers_out, "Content-Security-Policy", csp);
+}
+
+const char *nsso_page_html(apr_pool_t *p, const char *title, const char *body)
+{
+    return apr_pstrcat(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                       "<title>", ap_escape_html(p, title), "</title></head>\n<body>\n",
+                       body, "</body></html>\n", NULL);
+}
+
+int nsso_page_send(request_rec *r, int status, const char *title, const char *body,
+                   int flags)
+{
+    r->status = status;
+    nsso_page_headers(r, flags);
+    if (!r->header_only)
+        ap_rputs(nsso_page_html(r->pool, title, body), r);
     return OK;
 }
 
+/* The heading and paragraph of a short page. */
+static const char *short_body(apr_pool_t *p, const char *title, const char *message,
+                              int back_link)
+{
+    return apr_pstrcat(p, "<h1>", ap_escape_html(p, title), "</h1>\n<p>",
+                       ap_escape_html(p, message), "</p>\n",
+                       back_link ? "<p><a href=\"/\">Return to the service</a></p>\n" : "",
+                       NULL);
+}
+
+int nsso_error_page(request_rec *r, int status, const char *title, const char *message)
+{
+    return nsso_page_send(r, status, title, short_body(r->pool, title, message, 1), 0);
+}
+
+#define STORE_DOWN_TITLE "Service temporarily unavailable"
+#define STORE_DOWN_TEXT "Signed-in sessions cannot be checked at the moment. " \
+                        "Please try again in a minute."
+
+int nsso_store_down_page(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After", "30");
+    return nsso_error_page(r, HTTP_SERVICE_UNAVAILABLE, STORE_DOWN_TITLE, STORE_DOWN_TEXT);
+}
+
+int nsso_store_down_status(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After", "30");
+    nsso_page_headers(r, 0);
+    ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
+                       nsso_page_html(r->pool, STORE_DOWN_TITLE,
+                                      short_body(r->pool, STORE_DOWN_TITLE,
+                                                 STORE_DOWN_TEXT, 0)));
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* ---- what the client can follow ------------------------------------------------ */
+
+int nsso_wants_html(request_rec *r)
+{
+    const char *xrw = apr_table_get(r->headers_in, "X-Requested-With");
+    const char *mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+
+    if (xrw && !strcasecmp(xrw, "XMLHttpRequest"))
+        return 0;
+    if (mode && strcasecmp(mode, "navigate"))
+        return 0;
+    if (accept && !ap_strstr_c(accept, "text/html") && !ap_strstr_c(accept, "*/*"))
+        return 0;
+    return r->method_number == M_GET;
+}
+
+/* ---- forms ----------------------------------------------------------------- */
 
 apr_table_t *nsso_read_form(request_rec *r)
 {

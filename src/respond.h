@@ -1,4 +1,6 @@
-/* respond.h - building blocks of the module's own responses. */
+/* respond.h - building blocks of the module's own responses: base URL,
+ * Set-Cookie (the one place that writes or clears a cookie), no-store, and
+ * the one renderer of every HTML page the module writes. */
 #ifndef NSSO_RESPOND_H
 #define NSSO_RESPOND_H
 
@@ -18,8 +20,37 @@ void nsso_clear_cookie(request_rec *r, const nsso_srv_conf *c, const char *name)
 
 void nsso_no_store(request_rec *r);
 
-/* A short HTML page with this status, sent now; returns OK for a handler. */
+/* Page flags. Every page: Cache-Control no-store, text/html; charset=utf-8,
+ * nosniff and CSP default-src 'none'; style-src 'unsafe-inline'. A page
+ * with a form is never framed (frame-ancestors 'none', X-Frame-Options
+ * DENY); NSSO_PAGE_FORM_SELF adds form-action 'self' for a form whose
+ * answer stays on this site (sign-out's leads on to HMPPS Auth, so not). */
+#define NSSO_PAGE_FORM 1
+#define NSSO_PAGE_FORM_SELF 3   /* includes NSSO_PAGE_FORM */
+
+/* Sets the headers above (in err_headers_out: they survive error answers). */
+void nsso_page_headers(request_rec *r, int flags);
+/* The page skeleton: title is text (escaped here), body HTML (escaped by
+ * the caller). */
+const char *nsso_page_html(apr_pool_t *p, const char *title, const char *body);
+/* Sends the page now with status (headers and skeleton as above); returns
+ * OK for a handler. */
+int nsso_page_send(request_rec *r, int status, const char *title, const char *body,
+                   int flags);
+
+/* A short page: heading title, one paragraph of message (both text), a
+ * link back to the service. Sent now; returns OK for a handler. */
 int nsso_error_page(request_rec *r, int status, const char *title, const char *message);
+
+/* The session store cannot be reached: 503 with Retry-After. The page is
+ * sent now from a handler; from check_authn, which answers with a status,
+ * it becomes the custom response for HTTP_SERVICE_UNAVAILABLE (returned). */
+int nsso_store_down_page(request_rec *r);
+int nsso_store_down_status(request_rec *r);
+
+/* 1 when the request can follow a redirect to a sign-in page (a browser's
+ * top-level GET), 0 for scripts and API callers (they get a 401). */
+int nsso_wants_html(request_rec *r);
 
 /* The fields of a small application/x-www-form-urlencoded POST body (read
  * once): at most 16 fields, values over 4 KB and repeated names dropped

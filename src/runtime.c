@@ -6,7 +6,6 @@
  * changes. */
 #include "runtime.h"
 #include "store_shm.h"
-#include "password.h"
 #include "store_socache.h"
 #include "realm.h"
 
@@ -40,7 +39,7 @@ int nsso_runtime_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                                         APR_LOCK_DEFAULT, 0);
     if (rv != APR_SUCCESS) {
         ap_log_perror(APLOG_MARK, APLOG_CRIT, rv, plog,
-                      "mod_nomis_sso: cannot register the %s mutex type",
+                      NSSO_LOGNO(0001) "mod_nomis_sso: cannot register the %s mutex type",
                       NSSO_SHM_MUTEX_TYPE);
         return !OK;
     }
@@ -78,7 +77,7 @@ static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
     if (h->shm && (h->entries != (apr_size_t)g->cache_entries
                    || h->slot_size != (apr_size_t)g->cache_entry_size)) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                     "session store geometry changed (NomisSSOSessionCacheEntries/"
+                     NSSO_LOGNO(0002) "session store geometry changed (NomisSSOSessionCacheEntries/"
                      "NomisSSOSessionCacheEntrySize): existing sessions are dropped");
         apr_shm_destroy(h->shm);
         h->shm = NULL;
@@ -88,7 +87,7 @@ static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
             rv = apr_shm_create(&h->shm, size, NULL, s->process->pool);
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                             "cannot create %" APR_SIZE_T_FMT " bytes of shared memory "
+                             NSSO_LOGNO(0003) "cannot create %" APR_SIZE_T_FMT " bytes of shared memory "
                              "for the session store (NomisSSOSessionCacheEntries x "
                              "NomisSSOSessionCacheEntrySize)", size);
                 return rv;
@@ -105,12 +104,12 @@ static apr_status_t store_setup(apr_pool_t *pconf, server_rec *s)
         h->shm = NULL;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot initialise the session store");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, NSSO_LOGNO(0004) "cannot initialise the session store");
         return rv;
     }
     store_mutex = NULL; /* the segment has its own lock */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                 "session store: %d entries of %d bytes (%" APR_SIZE_T_FMT " bytes), %s",
+                 NSSO_LOGNO(0005) "session store: %d entries of %d bytes (%" APR_SIZE_T_FMT " bytes), %s",
                  g->cache_entries, g->cache_entry_size, size,
                  init ? "created" : "kept from the previous generation");
     return APR_SUCCESS;
@@ -126,7 +125,7 @@ static apr_status_t mutex_setup(server_rec *s)
         rv = ap_global_mutex_create(&h->mutex, NULL, NSSO_SHM_MUTEX_TYPE, NULL,
                                     s, s->process->pool, 0);
     if (rv != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot create the session store mutex");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, NSSO_LOGNO(0006) "cannot create the session store mutex");
     store_mutex = h->mutex;
     return rv;
 }
@@ -148,10 +147,10 @@ static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_r
     rv = nsso_socache_store_create(pconf, ptemp, main_s, g->store_spec, crypto,
                                    g->cache_entry_size, store_mutex, &session_store, &err);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s, "%s", err);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s, NSSO_LOGNO(0007) "%s", err);
         return rv;
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_s, "session store: socache %s",
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_s, NSSO_LOGNO(0008) "session store: socache %s",
                  g->store_spec);
     return APR_SUCCESS;
 }
@@ -190,20 +189,18 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                        c->npassphrases, &c->crypto, &err);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                         "NomisSSOCryptoPassphrase: cannot derive keys: %s",
+                         NSSO_LOGNO(0009) "NomisSSOCryptoPassphrase: cannot derive keys: %s",
                          err ? err : "unknown error");
             return !OK;
         }
         c->realm = server_realm(pconf, c);
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "realm %s", c->realm);
-        if (c->password_grant == 1)
-            nsso_password_warn(s);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, NSSO_LOGNO(0010) "realm %s", c->realm);
         any = 1;
     }
     if (!any)
         return OK;
     if (nsso_http_global_init() != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main_s, "libcurl initialisation failed");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main_s, NSSO_LOGNO(0011) "libcurl initialisation failed");
         return !OK;
     }
     if (nsso_global()->store_spec)
@@ -246,7 +243,7 @@ void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
                                          pchild);
         if (rv != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s,
-                         "cannot attach to the session store mutex in this child");
+                         NSSO_LOGNO(0012) "cannot attach to the session store mutex in this child");
     }
     for (s = main_s; s; s = s->next) {
         nsso_srv_conf *c = nsso_srv(s);
@@ -256,7 +253,7 @@ void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
                                     apr_time_from_sec(nsso_conf_jwks_refetch(c)),
                                     &c->jwks);
         if (rv != APR_SUCCESS)
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot create the JWKS cache");
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, NSSO_LOGNO(0013) "cannot create the JWKS cache");
     }
 }
 

@@ -43,8 +43,4 @@ apr_status_t nsso_shm_store_attach(apr_pool_t *p, void *base, apr_size_t size,
  * benchmark's oracle: the module does not call it. */
 apr_status_t nsso_shm_store_check(nsso_store *s);
 
-/* SipHash-2-4 (Aumasson & Bernstein) with a 128-bit key: the bucket hash. */
-apr_uint64_t nsso_siphash24(const unsigned char key[16], const void *msg,
-                            apr_size_t len);
-
 #endif

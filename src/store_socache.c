@@ -37,8 +37,9 @@ typedef struct {
 static const char *engine_key(apr_pool_t *p, const socache_store *st, const char *key)
 {
     unsigned char mac[32];
+    const char *in = apr_pstrcat(p, "store:", key, NULL); /* MAC domain: store keys */
 
-    nsso_crypto_mac(st->crypto, apr_pstrcat(p, "store:", key, NULL), strlen(key) + 6, mac);
+    nsso_crypto_mac(st->crypto, in, strlen(in), mac);
     return nsso_b64url_encode(p, mac, sizeof(mac));
 }
 
@@ -65,7 +66,7 @@ static void notice_expired(const socache_store *st)
     if (now - last < apr_time_from_sec(60))
         return;
     last = now;
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, st->s, "shared session store: refused a "
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, st->s, NSSO_LOGNO(0900) "shared session store: refused a "
                  "value past the expiry sealed into it (written back after it "
                  "expired: the engine's data was replayed or restored)");
 }

@@ -20,6 +20,7 @@
 #include <apr_strings.h>
 
 #include "store_shm.h"
+#include "siphash.h"
 
 /* ---- fixtures and helpers ------------------------------------------------ */
 

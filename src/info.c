@@ -1,0 +1,52 @@
+/* info.c - NomisSSOInfoURI: the cookie's own session as JSON, for the
+ * service's page scripts (who is signed in, roles, caseload, expiry). It
+ * reads the session like check_authn does (lifecycle rules included) but
+ * never starts a sign-in: no session is a 401 with a JSON error. */
+#include "info.h"
+#include "identity.h"
+#include "lifecycle.h"
+#include "request.h"
+#include "respond.h"
+
+#include <http_protocol.h>
+#include <stdlib.h>
+#include <jansson.h>
+
+static int send_json(request_rec *r, int status, json_t *doc)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+    json_decref(doc);
+    if (!text)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    nsso_no_store(r);
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    if (!r->header_only)
+        ap_rputs(text, r);
+    free(text);
+    return OK;
+}
+
+/* NomisSSOInfoURI: the cookie's own session as JSON for the page's scripts. */
+int nsso_info_handle(request_rec *r, const nsso_srv_conf *c)
+{
+    const apr_array_header_t *cookies =
+        nsso_req_cookies(r);
+    const char *id = NULL;
+    nsso_session_t *s = NULL;
+    json_t *doc, *roles;
+    int i;
+
+    /* no 503 here: a script reads "not signed in" and can ask again */
+    if (nsso_session_current(r, c, cookies, &id, &s) != APR_SUCCESS)
+        return send_json(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "not signed in"));
+    roles = json_array();
+    for (i = 0; roles && i < s->roles->nelts; i++)
+        json_array_append_new(roles, json_string(
+            nsso_role_bare(APR_ARRAY_IDX(s->roles, i, const char *))));
+    doc = json_pack("{s:s, s:s?, s:s?, s:o, s:s?, s:I}", "user", s->user,
+                    "name", s->name, "authSource", s->auth_source, "roles", roles,
+                    "caseload", s->caseload, "expiresAt", (json_int_t)s->expires);
+    return send_json(r, HTTP_OK, doc);
+}
