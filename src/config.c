@@ -597,13 +597,13 @@ int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         if (!missing)
             continue;
         if (use)
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, NSSO_LOGNO(0101)
                          "%s is required: 'AuthType nomis-sso' is used at %s:%d "
                          "but %s is not set for this server (%s)",
                          missing, use->filename, use->line_num, missing,
                          server_where(ptemp, s));
         else
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, NSSO_LOGNO(0102)
                          "%s is required: other NomisSSO* directives are set for "
                          "this server (%s) but %s is not", missing,
                          server_where(ptemp, s), missing);

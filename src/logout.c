@@ -24,17 +24,11 @@
  * matching NomisSSORedirectURLsAllowed. */
 static int absolute_target_ok(request_rec *r, const nsso_srv_conf *c, const char *url)
 {
-    const char *base = nsso_request_base(r), *q;
+    const char *base = nsso_request_base(r);
     apr_size_t blen = strlen(base);
-    apr_uri_t u;
     int i;
 
-    for (q = url; *q; q++)
-        if ((unsigned char)*q <= 0x20 || *q == 0x7f || *q == '\\')
-            return 0;
-    if (apr_uri_parse(r->pool, url, &u) != APR_SUCCESS || !u.scheme || !u.hostname
-        || u.user || u.password
-        || (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http")))
+    if (!nsso_is_http_url(r->pool, url, 0))
         return 0;
     if (!strncasecmp(url, base, blen) && (url[blen] == '/' || !url[blen]))
         return 1;

@@ -4,6 +4,7 @@
  * no scheme-like prefix, and no percent-encoded '/', '\' or control byte
  * that a front end might decode into one. */
 #include "redirect.h"
+#include "util.h"
 
 #include <apr_strings.h>
 #include <string.h>
@@ -34,10 +35,8 @@ int nsso_redirect_path_ok(const char *t)
 {
     const char *s;
 
-    if (!t || t[0] != '/' || strlen(t) > MAX_RETURN_URL)
-        return 0;
-    /* "//host" and "/\\host" are scheme-relative in browsers */
-    if (t[1] == '/' || t[1] == '\\')
+    /* a local path ("//host" and "/\\host" are scheme-relative in browsers) */
+    if (!nsso_is_local_path(t, NSSO_PATH_QUERY) || strlen(t) > MAX_RETURN_URL)
         return 0;
     for (s = t; *s; s++) {
         int v;

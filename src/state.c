@@ -67,7 +67,7 @@ static int return_url_ok(const char *s)
 {
     apr_size_t n;
 
-    if (s == NULL || s[0] != '/' || s[1] == '/' || s[1] == '\\')
+    if (!nsso_is_local_path(s, NSSO_PATH_QUERY))
         return 0;
     for (n = 0; s[n] != '\0'; n++) {
         unsigned char c = (unsigned char)s[n];
