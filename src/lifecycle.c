@@ -384,19 +384,28 @@ static apr_int64_t write_back_interval(const nsso_srv_conf *c)
     return quarter < LAST_ACCESS_GRANULARITY ? quarter : LAST_ACCESS_GRANULARITY;
 }
 
-/* The early look's session for id (handed over once: the session read by
+/* The early look's result for id (handed over once: the session read by
  * post_read_request is the one check_authn checks, so a request reads and
- * parses its record once), else the store's. */
+ * parses its record once), else the store's. A store the early look could
+ * not reach counts as unreachable here too: a second try would often be
+ * answered "not found" by a socache provider that now holds the engine for
+ * dead, and turn a 503 into a sign-in the store cannot keep. */
 static apr_status_t session_first_load(request_rec *r, const nsso_srv_conf *c,
                                        const char *id, nsso_session_t **out)
 {
     nsso_req *q = nsso_req_of(r);
     nsso_session_t *s = q->peek_session;
+    apr_status_t peeked = q->peek_status;
 
     q->peek_session = NULL;
-    if (s && !strcmp(q->peek_id, id)) {
-        *out = s;
-        return APR_SUCCESS;
+    q->peek_status = APR_SUCCESS;
+    if (q->peek_id && !strcmp(q->peek_id, id)) {
+        if (s) {
+            *out = s;
+            return APR_SUCCESS;
+        }
+        if (peeked == NSSO_UNAVAILABLE)
+            return peeked;
     }
     return session_load(r, c, id, out);
 }
@@ -407,11 +416,17 @@ nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
     apr_int64_t now = apr_time_sec(apr_time_now());
     nsso_req *q;
     nsso_session_t *s = NULL;
+    apr_status_t rv;
 
-    if (!id || !nsso_session_id_ok(id) || session_load(r, c, id, &s) != APR_SUCCESS)
+    if (!id || !nsso_session_id_ok(id))
         return NULL;
     q = nsso_req_of(r);
     q->peek_id = id;
+    rv = session_load(r, c, id, &s);
+    if (rv != APR_SUCCESS) {
+        q->peek_status = rv;
+        return NULL;
+    }
     q->peek_session = s;
     if (now - s->last_access >= nsso_conf_inactivity(c)
         || now - s->created >= nsso_conf_max_duration(c)

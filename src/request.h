@@ -22,6 +22,7 @@ typedef struct {
      * to check_authn so the record is read and parsed once per request */
     const char *peek_id;
     nsso_session_t *peek_session;
+    apr_status_t peek_status;   /* why it found none (lifecycle.h codes) */
     int early;          /* it found a live session and set the variables */
     const nsso_session_t *early_for;    /* ... of this session */
     apr_int64_t early_expires;          /* ... and token expiry */

@@ -660,10 +660,18 @@ class Browser:
 
     def get_current(self, path, timeout=5.0, **kw):
         """GET answered by the httpd's current configuration generation (an old
-        child may still be finishing after a graceful restart)."""
+        child may still be finishing after a graceful restart, and a prefork
+        child that is exiting may close a connection it accepted without an
+        answer: httpd's own graceful race, tried again until the deadline)."""
         deadline = time.monotonic() + timeout
         while True:
-            r = self.get(path, headers={"Connection": "close"}, **kw)
+            try:
+                r = self.get(path, headers={"Connection": "close"}, **kw)
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                continue
             if r.headers.get("X-NSSO-Generation") == str(self.httpd.generation) \
                     or time.monotonic() > deadline:
                 return r
