@@ -12,6 +12,7 @@
 #include "http.h"
 #include "jwt.h"
 #include "store.h"
+#include "redis.h"
 
 #define NSSO_UNSET (-1)
 
@@ -106,6 +107,7 @@ typedef struct {
     int cache_entries;
     int cache_entry_size;
     const char *store_spec;   /* NULL: shm; else "provider[:args]" of socache */
+    nsso_redis_settings redis; /* redis.url set: our own Redis client */
 } nsso_global_conf;
 
 extern const command_rec nsso_directives[];
