@@ -275,6 +275,9 @@ void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s,
                          "cannot attach to the session store mutex in this child");
     }
+    if (session_store && (rv = nsso_http_child_init(pchild)) != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, main_s, "connections to HMPPS Auth "
+                     "will not be reused in this child");
     for (s = main_s; s; s = s->next) {
         nsso_srv_conf *c = nsso_srv(s);
         if (!c->crypto)
