@@ -237,6 +237,24 @@ static int ssl_wait(nsso_redis_conn *c, int n, apr_time_t deadline)
     }
 }
 
+/* A failed TLS read or write: the peer went away (ENET, as for plain TCP),
+ * or TLS itself refused something, e.g. the server's alert that it wants a
+ * client certificate (TLS 1.3 sends it after the handshake), said as such. */
+static apr_status_t tls_io_failed(nsso_redis_conn *c, const char *what,
+                                  nsso_redis_error_t *e)
+{
+    unsigned long code = ERR_peek_error();
+    char buf[200];
+
+    if (!code || ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        return fail(e, NSSO_REDIS_ENET, APR_ECONNRESET, "%s failed: connection closed", what);
+    }
+    ERR_error_string_n(code, buf, sizeof(buf));
+    ERR_clear_error();
+    return fail(e, NSSO_REDIS_ETLS, APR_ECONNRESET, "%s failed: %s", what, buf);
+}
+
 static apr_status_t io_write(nsso_redis_conn *c, const char *buf, size_t len,
                              apr_time_t deadline, nsso_redis_error_t *e)
 {
@@ -268,8 +286,9 @@ static apr_status_t io_write(nsso_redis_conn *c, const char *buf, size_t len,
         if (w == 0)
             return fail(e, NSSO_REDIS_ENET, APR_TIMEUP, "timed out sending a request");
         if (w < 0)
-            return fail(e, NSSO_REDIS_ENET, APR_ECONNRESET, "sending failed: %s",
-                        c->ssl ? "TLS error" : strerror(errno));
+            return c->ssl ? tls_io_failed(c, "sending", e)
+                          : fail(e, NSSO_REDIS_ENET, APR_ECONNRESET, "sending failed: %s",
+                                 strerror(errno));
     }
     return APR_SUCCESS;
 }
@@ -308,8 +327,9 @@ static apr_status_t io_read(nsso_redis_conn *c, char *buf, size_t cap, size_t *g
         if (w == 0)
             return fail(e, NSSO_REDIS_ENET, APR_TIMEUP, "timed out waiting for a reply");
         if (w < 0)
-            return fail(e, NSSO_REDIS_ENET, APR_ECONNRESET, "reading failed: %s",
-                        c->ssl ? "TLS error or connection reset" : strerror(errno));
+            return c->ssl ? tls_io_failed(c, "reading", e)
+                          : fail(e, NSSO_REDIS_ENET, APR_ECONNRESET, "reading failed: %s",
+                                 strerror(errno));
     }
 }
 

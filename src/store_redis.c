@@ -48,13 +48,16 @@ typedef struct {
 
 /* ---- logging: one line per kind of failure a minute, naming the fix ---- */
 
-static const char *directive_for(nsso_redis_fail_t kind)
+static const char *directive_for(const nsso_redis_error_t *e)
 {
-    switch (kind) {
+    switch (e->kind) {
     case NSSO_REDIS_EAUTH:
         return "NomisSSOSessionStorePassword";
     case NSSO_REDIS_EVERIFY:
         return "NomisSSOSessionStoreCACertificateFile";
+    case NSSO_REDIS_ETLS: /* e.g. "tlsv13 alert certificate required" */
+        return strstr(e->msg, "certificate") ? "NomisSSOSessionStoreCertificateFile"
+                                             : "NomisSSOSessionStore";
     default:
         return "NomisSSOSessionStore";
     }
@@ -72,7 +75,7 @@ static void log_failure(redis_store *st, const nsso_redis_error_t *e)
     apr_thread_mutex_unlock(st->mu);
     if (due)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, st->s, "%s: Redis at %s:%d: %s (sessions "
-                     "answer 503 until this is fixed)", directive_for(e->kind),
+                     "answer 503 until this is fixed)", directive_for(e),
                      st->url.host, st->url.port, e->msg);
 }
 

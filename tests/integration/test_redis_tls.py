@@ -34,7 +34,8 @@ def _make_pki(d):
     """A private CA; a server certificate for 127.0.0.1 and one for another host."""
     _run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
          "-subj", "/CN=nsso test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
-    for name, san in (("good", "IP:127.0.0.1"), ("other", "DNS:other.example,IP:127.0.0.2")):
+    for name, san in (("good", "IP:127.0.0.1"), ("other", "DNS:other.example,IP:127.0.0.2"),
+                      ("client", "DNS:nsso-client")):
         _run(OPENSSL, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=%s" % name,
              "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
         H.write_file(os.path.join(d, name + ".ext"), "subjectAltName=%s\n" % san)
@@ -47,8 +48,8 @@ class Redis:
     """redis-server with an ACL user, TLS-only unless tls=False; data kept
     across a restart (RDB saved at shutdown), as a managed Redis keeps it."""
 
-    def __init__(self, d, tls=True, cert="good"):
-        self.d, self.tls, self.cert = d, tls, cert
+    def __init__(self, d, tls=True, cert="good", client_certs=False):
+        self.d, self.tls, self.cert, self.client_certs = d, tls, cert, client_certs
         self.port = H.free_port()
         self.proc = None
 
@@ -60,7 +61,8 @@ class Redis:
             lines += ["port 0", "tls-port %d" % self.port,
                       "tls-cert-file %s/%s.pem" % (self.d, self.cert),
                       "tls-key-file %s/%s.key" % (self.d, self.cert),
-                      "tls-ca-cert-file %s/ca.pem" % self.d, "tls-auth-clients no"]
+                      "tls-ca-cert-file %s/ca.pem" % self.d,
+                      "tls-auth-clients %s" % ("yes" if self.client_certs else "no")]
         else:
             lines += ["port %d" % self.port]
         return "\n".join(lines) + "\n"
@@ -89,6 +91,9 @@ class Redis:
         if self.tls:
             ctx = ssl.create_default_context(cafile=os.path.join(self.d, "ca.pem"))
             ctx.check_hostname = False
+            if self.client_certs:
+                ctx.load_cert_chain(os.path.join(self.d, "client.pem"),
+                                    os.path.join(self.d, "client.key"))
             raw = ctx.wrap_socket(raw)
         with raw as s:
             f = s.makefile("rb")
@@ -255,6 +260,23 @@ def test_wrong_password_is_refused(pki, started, devauth):
     lines = _one_line_per_child(log, "NomisSSOSessionStorePassword")
     assert "WRONGPASS" in lines[0], lines[0]
     assert "not-" + SECRET not in log
+
+
+def test_client_certificate(pki, started, devauth):
+    """A Redis that wants a client certificate: given one, sessions work;
+    without, the log names NomisSSOSessionStoreCertificateFile."""
+    redis = Redis(pki, client_certs=True).start()
+    started(redis)
+    conf = _store_conf(pki, redis)
+    a = _host(devauth, conf + "\nNomisSSOSessionStoreCertificateFile %s/client.pem\n"
+              "NomisSSOSessionStoreCertificateKeyFile %s/client.key" % (pki, pki), started)
+    b = _login(a, devauth)
+    assert _on(b, a).status_code == 200
+    assert redis.cmd("DBSIZE") != b"0"
+    without = _host(devauth, conf, started)
+    _refused_sign_in(without, devauth)
+    lines = _one_line_per_child(without.log_since(0), "NomisSSOSessionStoreCertificateFile")
+    assert "certificate" in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("line, says", [
