@@ -5,6 +5,7 @@ the token, user and caseload calls they make."""
 
 import os
 import shutil
+import threading
 import subprocess
 
 import pytest
@@ -73,5 +74,43 @@ def test_sign_ins_reuse_connections_to_hmpps_auth(tls_auth):
         # every connection of the browser and the module would be new without
         # reuse; with it, a handful serve them all
         assert conns <= 4, "%d connections for %d calls" % (conns, calls)
+    finally:
+        h.cleanup()
+
+
+def test_concurrent_sign_ins_share_the_pool_safely(tls_auth):
+    """Threads of one child taking and returning pooled handles at once: every
+    sign-in works, nothing crashes, and the connections stay bounded."""
+    auth, d = tls_auth
+    h = H.Httpd(auth.auth_url, mpm_conf=ONE_CHILD, nsso_conf=H.nsso_directives(
+        auth.auth_url, extra="NomisSSOCACertificateFile %s/ca.pem" % d))
+    threads, each = 6, 5
+    try:
+        h.start()
+        before = auth.stats()["connections"]
+        results = []
+
+        def worker():
+            b = H.Browser(h, auth)
+            for _ in range(each):
+                b.drop_cookie(H.COOKIE)
+                try:
+                    _, page = b.login("/protected/env", "ALLOC_SPO")
+                    results.append(page.status_code)
+                except AssertionError as e:
+                    results.append(repr(e))
+
+        ts = [threading.Thread(target=worker) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        assert results == [200] * (threads * each), results
+        conns = auth.stats()["connections"] - before
+        H.debug("%d concurrent sign-ins: %d connections" % (threads * each, conns))
+        # the browsers' own (one or two each) plus at most the pool's 8 handles
+        # x 2 connections; without reuse: 2 per sign-in and more
+        assert conns <= threads * 2 + 16 + 1, conns
+        assert h.running() and "AH00052" not in h.log_since(0)  # no child crashed
     finally:
         h.cleanup()
