@@ -391,15 +391,15 @@ static apr_status_t handshake_until(nsso_redis_conn *c, const char *user,
     apr_status_t rv;
 
     if (password) {
-        const char *argv[3] = { "AUTH", user, password };
-        size_t lens[3] = { 4, user ? strlen(user) : 0, 0 };
-        int argc = user ? 3 : 2;
-        if (!user) {
-            argv[1] = password;
-            lens[1] = strlen(password);
-        } else {
-            lens[2] = strlen(password);
+        const char *argv[3] = { "AUTH", NULL, NULL };
+        size_t lens[3] = { 4, 0, 0 };
+        int argc = 1;
+        if (user) {  /* an ACL user (Redis 6); else the default user */
+            argv[argc] = user;
+            lens[argc++] = strlen(user);
         }
+        argv[argc] = password;
+        lens[argc++] = strlen(password);
         if ((rv = call_until(c, argc, argv, lens, &r, deadline, e)) != APR_SUCCESS)
             return rv;
         if (r->type == REDIS_REPLY_ERROR)

@@ -383,6 +383,11 @@ apr_status_t nsso_redis_store_create(apr_pool_t *pconf, server_rec *s,
         *err = apr_pstrcat(pconf, "NomisSSOSessionStore: ", why, NULL);
         return APR_EINVAL;
     }
+    if (st->url.user && !set->password && !st->url.password) {
+        *err = "NomisSSOSessionStore: a Redis user needs a password "
+               "(NomisSSOSessionStorePassword)";
+        return APR_EINVAL;
+    }
     if (st->url.tls && (rv = nsso_redis_tls_create(pconf, set->ca_file, set->cert_file,
                                                    set->key_file, &st->target.tls,
                                                    err)) != APR_SUCCESS)

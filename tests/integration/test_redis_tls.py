@@ -293,6 +293,15 @@ def test_configuration_errors_name_the_directive(line, says, started, devauth):
     assert SECRET not in out
 
 
+def test_user_without_password_does_not_start(started, devauth):
+    h = H.Httpd(devauth.auth_url, nsso_conf=H.nsso_directives(
+        devauth.auth_url, extra="NomisSSOSessionStore redis://app@127.0.0.1:%d" % H.free_port()))
+    started(h)
+    with pytest.raises(H.HarnessError):
+        h.start(attempts=1)
+    assert "a Redis user needs a password (NomisSSOSessionStorePassword)" in h.log_tail(50)
+
+
 def _probe_until_200(b, host, since, stop, out):
     """Time of the first 200 on the signed-in page at or after `since`."""
     while not stop.is_set():
