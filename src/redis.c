@@ -37,8 +37,9 @@ struct nsso_redis_conn {
     int timeout_ms;
 };
 
-static apr_status_t fail(nsso_redis_error_t *e, nsso_redis_fail_t kind, apr_status_t rv,
-                         const char *fmt, ...)
+static void set_error(nsso_redis_error_t *e, nsso_redis_fail_t kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_error(nsso_redis_error_t *e, nsso_redis_fail_t kind, const char *fmt, ...)
 {
     va_list ap;
 
@@ -46,8 +47,10 @@ static apr_status_t fail(nsso_redis_error_t *e, nsso_redis_fail_t kind, apr_stat
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
-    return rv;
 }
+
+/* Record why in *e and evaluate to rv (a macro, so analysers see rv). */
+#define fail(e, kind, rv, ...) (set_error((e), (kind), __VA_ARGS__), (rv))
 
 /* ---- URL ------------------------------------------------------------------ */
 
@@ -349,7 +352,9 @@ static apr_status_t call_until(nsso_redis_conn *c, int argc, const char **argv,
         return fail(e, NSSO_REDIS_EPROTO, APR_ENOMEM, "cannot format a request");
     rv = io_write(c, cmd, (size_t)len, deadline, e);
     redisFreeCommand(cmd);
-    while (rv == APR_SUCCESS) {
+    if (rv != APR_SUCCESS)
+        return rv;
+    for (;;) {
         size_t got = 0;
 
         if (redisReaderGetReply(c->reader, &r) != REDIS_OK)
@@ -359,11 +364,11 @@ static apr_status_t call_until(nsso_redis_conn *c, int argc, const char **argv,
             *reply = r;
             return APR_SUCCESS;
         }
-        rv = io_read(c, buf, sizeof(buf), &got, deadline, e);
-        if (rv == APR_SUCCESS && redisReaderFeed(c->reader, buf, got) != REDIS_OK)
+        if ((rv = io_read(c, buf, sizeof(buf), &got, deadline, e)) != APR_SUCCESS)
+            return rv;
+        if (redisReaderFeed(c->reader, buf, got) != REDIS_OK)
             return fail(e, NSSO_REDIS_EPROTO, APR_ENOMEM, "cannot buffer a reply");
     }
-    return rv;
 }
 
 apr_status_t nsso_redis_call(nsso_redis_conn *c, int argc, const char **argv,
@@ -377,8 +382,8 @@ apr_status_t nsso_redis_call(nsso_redis_conn *c, int argc, const char **argv,
 static apr_status_t refused(redisReply *r, nsso_redis_fail_t kind, const char *what,
                             nsso_redis_error_t *e)
 {
-    fail(e, kind, APR_EACCES, "%s refused: %.*s", what,
-         (int)(r->len > 200 ? 200 : r->len), r->str ? r->str : "");
+    set_error(e, kind, "%s refused: %.*s", what, (int)(r->len > 200 ? 200 : r->len),
+              r->str ? r->str : "");
     freeReplyObject(r);
     return APR_EACCES;
 }
@@ -514,15 +519,14 @@ static int tcp_connect(const nsso_redis_url_t *u, apr_time_t deadline, nsso_redi
     hints.ai_flags = AI_NUMERICSERV;
     snprintf(port, sizeof(port), "%d", u->port);
     if ((gai = getaddrinfo(u->host, port, &hints, &res)) != 0) {
-        fail(e, NSSO_REDIS_ENET, APR_EGENERAL, "cannot resolve %s: %s", u->host,
-             gai_strerror(gai));
+        set_error(e, NSSO_REDIS_ENET, "cannot resolve %s: %s", u->host, gai_strerror(gai));
         return -1;
     }
     for (ai = res; ai && fd < 0; ai = ai->ai_next)
         fd = connect_one(ai, deadline, &err);
     freeaddrinfo(res);
     if (fd < 0)
-        fail(e, NSSO_REDIS_ENET, APR_ECONNREFUSED, "cannot connect: %s", strerror(err));
+        set_error(e, NSSO_REDIS_ENET, "cannot connect: %s", strerror(err));
     return fd;
 }
 

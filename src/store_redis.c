@@ -97,8 +97,8 @@ static void drop_idle(redis_store *st)
 
     apr_thread_mutex_lock(st->mu);
     own_idle(st);
-    n = st->nidle;
-    memcpy(old, st->idle, sizeof(old[0]) * (size_t)n);
+    for (n = 0; n < st->nidle; n++)
+        old[n] = st->idle[n];
     st->nidle = 0;
     apr_thread_mutex_unlock(st->mu);
     for (i = 0; i < n; i++)
