@@ -28,8 +28,10 @@ void *nsso_create_srv_conf(apr_pool_t *p, server_rec *s)
     nsso_srv_conf *c = apr_pcalloc(p, sizeof(*c));
 
     /* a new configuration cycle starts: global settings back to defaults */
-    if (!s->is_virtual)
+    if (!s->is_virtual) {
+        memset(&global_conf.redis, 0, sizeof(global_conf.redis));
         nsso_directives_reset(&global_conf, NSSO_DS_GLOBAL);
+    }
     nsso_directives_reset(c, NSSO_DS_SERVER);
     return c;
 }
@@ -459,19 +461,85 @@ static const char *add_bearer_client(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+/* ---- the Redis store (store_redis.c): NomisSSOSessionStore redis[s]://
+ * and its NomisSSOSessionStore* companions, all global. */
+
+static const char *set_redis_store(cmd_parms *cmd, const char *arg)
+{
+    nsso_redis_url_t u;
+    const char *why = NULL;
+
+    if (nsso_redis_url_parse(cmd->pool, arg, &u, &why) != APR_SUCCESS)
+        return fail(cmd, why);
+    global_conf.store_spec = NULL;
+    global_conf.redis.url = arg;
+    return NULL;
+}
+
+static const char *set_redis_password(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = global_only(cmd), *v;
+
+    if (err)
+        return err;
+    if (strncmp(arg, "env:", 4) && strncmp(arg, "file:", 5))
+        return fail(cmd, "must be env:NAME or file:/path (keep the password out of the "
+                         "configuration)");
+    if (!(v = resolve(cmd, arg, &err)))
+        return err;
+    if (has_ctl(v))
+        return fail(cmd, "the password contains spaces or control characters");
+    global_conf.redis.password = v;
+    return NULL;
+}
+
+/* A readable regular file (relative to ServerRoot) into *out. */
+static const char *redis_file(cmd_parms *cmd, const char *arg, const char **out)
+{
+    const char *err = global_only(cmd), *path;
+    apr_finfo_t fi;
+
+    if (err)
+        return err;
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG)
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a readable file", arg));
+    *out = path;
+    return NULL;
+}
+
+static const char *set_redis_ca(cmd_parms *cmd, void *d, const char *arg)
+{
+    return redis_file(cmd, arg, &global_conf.redis.ca_file);
+}
+
+static const char *set_redis_cert(cmd_parms *cmd, void *d, const char *arg)
+{
+    return redis_file(cmd, arg, &global_conf.redis.cert_file);
+}
+
+static const char *set_redis_key(cmd_parms *cmd, void *d, const char *arg)
+{
+    return redis_file(cmd, arg, &global_conf.redis.key_file);
+}
+
 static const char *set_session_store(cmd_parms *cmd, void *d, const char *arg)
 {
     const char *err = global_only(cmd);
 
     if (err)
         return err;
+    global_conf.redis.url = NULL;
+    if (!strncasecmp(arg, "redis://", 8) || !strncasecmp(arg, "rediss://", 9))
+        return set_redis_store(cmd, arg);
     if (!strcasecmp(arg, "shm")) {
         global_conf.store_spec = NULL;
         return NULL;
     }
     if (strncasecmp(arg, "socache:", 8) || !arg[8] || arg[8] == ':' || has_ctl(arg))
-        return fail(cmd, "must be shm or socache:<provider>[:<arguments>], e.g. "
-                         "socache:redis:127.0.0.1:6379");
+        return fail(cmd, "must be shm, socache:<provider>[:<arguments>], e.g. "
+                         "socache:redis:127.0.0.1:6379, or redis[s]://[user@]host[:port][/db]");
     global_conf.store_spec = arg + 8;
     return NULL;
 }

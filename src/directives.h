@@ -13,6 +13,7 @@
 #include "cookie.h"
 #include "crypto.h"
 #include "jwt.h"
+#include "redis.h"
 
 #define NSSO_UNSET (-1)
 
@@ -84,6 +85,7 @@ typedef struct {
     int cache_entries;
     int cache_entry_size;
     const char *store_spec;   /* NULL: shm; else "provider[:args]" of socache */
+    nsso_redis_settings redis; /* redis.url set: our own Redis client */
 } nsso_global_conf;
 
 /* ---- the table ------------------------------------------------------------ */

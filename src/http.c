@@ -1,9 +1,19 @@
 /* http.c - libcurl wrapper for the module's calls to HMPPS Auth. Every
  * request is bounded in time and in response size, follows no redirects,
- * speaks only http/https, and never installs signal handlers (threads). */
+ * speaks only http/https, and never installs signal handlers (threads).
+ *
+ * Connections are reused per child (nsso_http_child_init): finished easy
+ * handles go back to a small mutex-protected pool, and each keeps its
+ * connection cache (HTTP keep-alive, a TLS handshake saved per call), while
+ * a share object gives every handle the child's DNS and TLS session caches.
+ * Connections are deliberately not shared through the share object: libcurl
+ * (7.88) documents that as unsafe across concurrent threads. libcurl only
+ * reuses a connection for a request with the same TLS settings (CA file,
+ * verification), so servers with different trust never share one. */
 #include "http.h"
 
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +33,116 @@ typedef struct {
 apr_status_t nsso_http_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/* ---- per-child reuse ------------------------------------------------------ */
+
+#define IDLE_HANDLES 8       /* kept between requests; busier moments make more */
+#define CONNS_PER_HANDLE 2L  /* so at most 16 idle connections per child */
+
+static struct {
+    apr_thread_mutex_t *mu;  /* idle, nidle */
+    CURL *idle[IDLE_HANDLES];
+    int nidle;
+    CURLSH *share;
+    apr_thread_mutex_t *locks[CURL_LOCK_DATA_LAST];
+} reuse;
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
+{
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST && reuse.locks[data])
+        apr_thread_mutex_lock(reuse.locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *u)
+{
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST && reuse.locks[data])
+        apr_thread_mutex_unlock(reuse.locks[data]);
+}
+
+static apr_status_t reuse_end(void *data)
+{
+    apr_thread_mutex_t *mu = reuse.mu;
+    int i;
+
+    if (!mu)
+        return APR_SUCCESS;
+    apr_thread_mutex_lock(mu);
+    for (i = 0; i < reuse.nidle; i++)
+        curl_easy_cleanup(reuse.idle[i]);
+    reuse.nidle = 0;
+    reuse.mu = NULL;
+    apr_thread_mutex_unlock(mu);
+    if (reuse.share)
+        curl_share_cleanup(reuse.share);
+    memset(&reuse, 0, sizeof(reuse));
+    return APR_SUCCESS;
+}
+
+apr_status_t nsso_http_child_init(apr_pool_t *pchild)
+{
+    apr_status_t rv;
+    int i;
+
+    if (reuse.mu)
+        return APR_SUCCESS;
+    for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        if ((rv = apr_thread_mutex_create(&reuse.locks[i], APR_THREAD_MUTEX_DEFAULT,
+                                          pchild)) != APR_SUCCESS)
+            return rv;
+    reuse.share = curl_share_init();
+    if (!reuse.share
+        || curl_share_setopt(reuse.share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK
+        || curl_share_setopt(reuse.share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK
+        || curl_share_setopt(reuse.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK
+        || curl_share_setopt(reuse.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION)
+           != CURLSHE_OK) {
+        if (reuse.share)
+            curl_share_cleanup(reuse.share);
+        reuse.share = NULL;
+        return APR_EGENERAL;
+    }
+    if ((rv = apr_thread_mutex_create(&reuse.mu, APR_THREAD_MUTEX_DEFAULT, pchild))
+        != APR_SUCCESS)
+        return rv;
+    apr_pool_cleanup_register(pchild, NULL, reuse_end, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+/* A handle from the pool (reset when it went back: no option of its last
+ * request survives, its connections and caches do) or a new one. */
+static CURL *handle_get(void)
+{
+    CURL *h = NULL;
+
+    if (reuse.mu) {
+        apr_thread_mutex_lock(reuse.mu);
+        if (reuse.nidle)
+            h = reuse.idle[--reuse.nidle];
+        apr_thread_mutex_unlock(reuse.mu);
+    }
+    if (!h && !(h = curl_easy_init()))
+        return NULL;
+    if (reuse.share)
+        curl_easy_setopt(h, CURLOPT_SHARE, reuse.share);
+    curl_easy_setopt(h, CURLOPT_MAXCONNECTS, CONNS_PER_HANDLE);
+    return h;
+}
+
+static void handle_put(CURL *h)
+{
+    /* no pointer into this request's buffers or stack stays in the pool */
+    curl_easy_reset(h);
+    if (reuse.mu) {
+        apr_thread_mutex_lock(reuse.mu);
+        if (reuse.nidle < IDLE_HANDLES) {
+            reuse.idle[reuse.nidle++] = h;
+            h = NULL;
+        }
+        apr_thread_mutex_unlock(reuse.mu);
+    }
+    if (h)
+        curl_easy_cleanup(h);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
@@ -154,7 +274,7 @@ static int add_header(struct curl_slist **h, const char *line)
     return 0;
 }
 
-/* Run one request on a fresh easy handle and release everything. */
+/* Run one request and release everything (the handle back to the pool). */
 static apr_status_t run(apr_pool_t *p, CURL *curl, const nsso_http_opts_t *opts,
                         const char *url, struct curl_slist *h, int headers_ok,
                         nsso_http_response_t *resp, const char **err)
@@ -165,8 +285,8 @@ static apr_status_t run(apr_pool_t *p, CURL *curl, const nsso_http_opts_t *opts,
         *err = "out of memory";
     else
         rv = perform(p, curl, opts, url, h, resp, err);
+    handle_put(curl);
     curl_slist_free_all(h);
-    curl_easy_cleanup(curl);
     return rv;
 }
 
@@ -181,7 +301,7 @@ static apr_status_t request(apr_pool_t *p, const nsso_http_opts_t *opts, const c
                             const request_spec *rq, nsso_http_response_t *resp,
                             const char **err)
 {
-    CURL *curl = curl_easy_init();
+    CURL *curl = handle_get();
     struct curl_slist *h = NULL;
     int ok;
 

@@ -27,6 +27,11 @@ typedef struct {
 /* One-time libcurl initialisation (call in the parent before threads). */
 apr_status_t nsso_http_global_init(void);
 
+/* Reuse connections, TLS sessions and DNS answers in this process from now
+ * on, until pchild is destroyed (call once per child, before its threads
+ * make requests). Without it every request has a connection of its own. */
+apr_status_t nsso_http_child_init(apr_pool_t *pchild);
+
 /* GET url. bearer may be NULL. Transport errors (connect, timeout, too large
  * a body) return APR_EGENERAL with *err set; any HTTP status is a success
  * at this level. */

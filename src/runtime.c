@@ -7,6 +7,7 @@
 #include "runtime.h"
 #include "store_shm.h"
 #include "store_socache.h"
+#include "store_redis.h"
 #include "realm.h"
 
 #include <apr_shm.h>
@@ -155,6 +156,28 @@ static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_r
     return APR_SUCCESS;
 }
 
+/* Sessions in Redis through our own client (TLS, ACL users), sealed like
+ * socache's with the first configured server's passphrase. */
+static apr_status_t redis_setup(apr_pool_t *pconf, server_rec *main_s)
+{
+    const nsso_global_conf *g = nsso_global();
+    const nsso_crypto *crypto = NULL;
+    const char *err = NULL;
+    server_rec *s;
+    apr_status_t rv;
+
+    for (s = main_s; s && !crypto; s = s->next)
+        crypto = nsso_srv(s)->crypto;
+    rv = nsso_redis_store_create(pconf, main_s, &g->redis, crypto, g->cache_entry_size,
+                                 &session_store, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s, NSSO_LOGNO(0014) "%s", err);
+        return rv;
+    }
+    store_mutex = NULL;
+    return APR_SUCCESS;
+}
+
 /* What decides trust in server c, as its realm id. */
 static const char *server_realm(apr_pool_t *p, const nsso_srv_conf *c)
 {
@@ -203,6 +226,8 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main_s, NSSO_LOGNO(0011) "libcurl initialisation failed");
         return !OK;
     }
+    if (nsso_global()->redis.url)
+        return redis_setup(pconf, main_s) == APR_SUCCESS ? OK : !OK;
     if (nsso_global()->store_spec)
         return socache_setup(pconf, ptemp, main_s) == APR_SUCCESS ? OK : !OK;
     return store_setup(pconf, main_s) == APR_SUCCESS ? OK : !OK;
@@ -245,6 +270,9 @@ void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s,
                          NSSO_LOGNO(0012) "cannot attach to the session store mutex in this child");
     }
+    if (session_store && (rv = nsso_http_child_init(pchild)) != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, main_s, NSSO_LOGNO(0015) "connections to HMPPS Auth "
+                     "will not be reused in this child");
     for (s = main_s; s; s = s->next) {
         nsso_srv_conf *c = nsso_srv(s);
         if (!c->crypto)

@@ -1,7 +1,7 @@
 /* store_socache.c - sessions in a shared engine through httpd's socache
  * providers (no network client of our own).
  *
- * What the engine sees is useless to its operator: every key is replaced
+ * What the engine sees is useless to its operator (store_seal.c): every key is replaced
  * by base64url(HMAC-SHA256(key)) under a key derived from
  * NomisSSOCryptoPassphrase (so session ids cannot be read back from it),
  * and every value is encrypted and authenticated (JWE, dir + A256GCM)
@@ -16,13 +16,14 @@
  * between hosts costs one extra token request, never a security check:
  * HMPPS Auth's codes are single-use by themselves. */
 #include "store_socache.h"
+#include "store_seal.h"
 #include "util.h"
 
 #include <ap_socache.h>
 #include <ap_provider.h>
 #include <apr_strings.h>
 
-#define KEY_LEN 43
+#define KEY_LEN NSSO_SEAL_KEY_LEN
 
 typedef struct {
     const ap_socache_provider_t *provider;
@@ -36,11 +37,7 @@ typedef struct {
 
 static const char *engine_key(apr_pool_t *p, const socache_store *st, const char *key)
 {
-    unsigned char mac[32];
-    const char *in = apr_pstrcat(p, "store:", key, NULL); /* MAC domain: store keys */
-
-    nsso_crypto_mac(st->crypto, in, strlen(in), mac);
-    return nsso_b64url_encode(p, mac, sizeof(mac));
+    return nsso_seal_key(p, st->crypto, key);
 }
 
 static apr_status_t lock(const socache_store *st, int want)
@@ -53,8 +50,6 @@ static void unlock(const socache_store *st, int want)
     if (want && st->mutex)
         apr_global_mutex_unlock(st->mutex);
 }
-
-#define EXPIRY_LEN 8
 
 /* At most one notice a minute per process: a replaying engine operator
  * could otherwise fill the log. */
@@ -71,50 +66,23 @@ static void notice_expired(const socache_store *st)
                  "expired: the engine's data was replayed or restored)");
 }
 
-/* key, a NUL, the absolute expiry (64-bit little-endian apr time), then the
- * value: sealed together, so a value only opens under the key it was
- * written for and only until it expires. */
+/* Sealed with the key and expiry (store_seal.c). */
 static apr_status_t seal(apr_pool_t *p, const socache_store *st, const char *key,
                          const void *val, apr_size_t len, apr_time_t expiry, char **out)
 {
-    apr_size_t klen = strlen(key), i;
-    apr_uint64_t e = (apr_uint64_t)expiry;
-    unsigned char *plain = apr_palloc(p, klen + 1 + EXPIRY_LEN + len);
-    const char *err = NULL;
-
-    memcpy(plain, key, klen + 1);
-    for (i = 0; i < EXPIRY_LEN; i++)
-        plain[klen + 1 + i] = (unsigned char)(e >> (8 * i));
-    if (len)
-        memcpy(plain + klen + 1 + EXPIRY_LEN, val, len);
-    return nsso_crypto_seal(st->crypto, p, plain, klen + 1 + EXPIRY_LEN + len, out, &err);
+    return nsso_seal_value(p, st->crypto, key, val, len, expiry, out);
 }
 
-/* APR_SUCCESS with the value; APR_EGENERAL when it does not open under key
- * (tampered, old passphrase, copied from another key); APR_TIMEUP when its
- * sealed expiry has passed. Both are as good as absent to the caller. */
+/* A value that does not open under key, or has expired, is as good as
+ * absent to the caller. */
 static apr_status_t unseal(apr_pool_t *p, const socache_store *st, const char *key,
                            const char *sealed, char **val, apr_size_t *len)
 {
-    apr_size_t klen = strlen(key), plen, i;
-    const unsigned char *at;
-    apr_uint64_t e = 0;
-    const char *err = NULL;
-    char *plain;
+    apr_status_t rv = nsso_seal_open(p, st->crypto, key, sealed, val, len);
 
-    if (nsso_crypto_open(st->crypto, p, sealed, &plain, &plen, &err) != APR_SUCCESS
-        || plen < klen + 1 + EXPIRY_LEN || memcmp(plain, key, klen + 1))
-        return APR_EGENERAL;
-    at = (const unsigned char *)plain + klen + 1;
-    for (i = 0; i < EXPIRY_LEN; i++)
-        e |= (apr_uint64_t)at[i] << (8 * i);
-    if ((apr_time_t)e <= apr_time_now()) {
+    if (rv == APR_TIMEUP)
         notice_expired(st);
-        return APR_TIMEUP;
-    }
-    *len = plen - klen - 1 - EXPIRY_LEN;
-    *val = apr_pstrmemdup(p, (const char *)at + EXPIRY_LEN, *len);
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* An engine restart leaves each worker's pooled connection broken: the

@@ -27,6 +27,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -175,7 +176,12 @@ class State:
         self.stats = {
             "requests": {name: 0 for name in ENDPOINTS + ("other",)},
             "grants": {g: 0 for g in GRANTS},
+            "connections": 0,
         }
+
+    def count_connection(self):
+        with self.lock:
+            self.stats["connections"] += 1
 
     def count_request(self, name):
         with self.lock:
@@ -343,7 +349,9 @@ class Config:
     def __init__(self, args, port):
         self.access_lifetime = args.access_token_lifetime
         self.refresh_lifetime = args.refresh_token_lifetime
-        self.public_url = (args.public_url or "http://%s:%d/auth" % (url_host(args.host), port)).rstrip("/")
+        scheme = "https" if args.tls_cert else "http"
+        self.public_url = (args.public_url or "%s://%s:%d/auth"
+                           % (scheme, url_host(args.host), port)).rstrip("/")
         self.issuer = self.public_url + "/issuer"
         self.caseload_descriptions = {}
         self.users = {}
@@ -468,6 +476,10 @@ def error_page(title, message):
 # ---------------------------------------------------------------------------
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: with Nagle's algorithm the
+    # body of every answer on a kept-alive connection waited for the client's
+    # delayed ACK (40 ms), which hid what connection reuse saves
+    disable_nagle_algorithm = True
     server_version = "devauth"
     sys_version = ""
 
@@ -1248,6 +1260,26 @@ def build_claims(cfg, client, user, grant_type, scope, lifetime, cc_username,
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls = None  # an ssl.SSLContext: https (--tls-cert)
+
+    def process_request(self, request, client_address):
+        # connections, not requests: shows whether clients keep them alive
+        self.state.count_connection()
+        super().process_request(request, client_address)
+
+    def finish_request(self, request, client_address):
+        # the TLS handshake in the connection's own thread, never the accept loop
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+            try:
+                super().finish_request(request, client_address)
+            finally:
+                request.close()
+            return
+        super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -1274,7 +1306,11 @@ def parse_args(argv):
     p.add_argument("--access-token-lifetime", type=int, default=1200, metavar="SECONDS")
     p.add_argument("--refresh-token-lifetime", type=int, default=43200, metavar="SECONDS")
     p.add_argument("--public-url", default=None,
-                   help="external base URL, default http://HOST:PORT/auth")
+                   help="external base URL, default http(s)://HOST:PORT/auth")
+    p.add_argument("--tls-cert", default=None, metavar="PEM",
+                   help="serve https with this certificate (chain) instead of http")
+    p.add_argument("--tls-key", default=None, metavar="PEM",
+                   help="the --tls-cert key (default: in the --tls-cert file)")
     args = p.parse_args(argv)
     if not loopback(args.host):
         p.error("--host must be a loopback address: devauth never listens elsewhere")
@@ -1292,12 +1328,16 @@ def main(argv=None):
 
     Server.address_family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     httpd = Server((args.host, args.port), Handler)
+    if args.tls_cert:
+        httpd.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        httpd.tls.load_cert_chain(args.tls_cert, args.tls_key)
     port = httpd.server_address[1]
     cfg = Config(args, port)
     httpd.state = State(cfg)
     log("listening on %s:%d, public URL %s, %d users, %d clients"
         % (args.host, port, cfg.public_url, len(cfg.users), len(cfg.clients)))
-    sys.stdout.write("READY http://%s:%d/auth\n" % (url_host(args.host), port))
+    sys.stdout.write("READY %s://%s:%d/auth\n" % ("https" if args.tls_cert else "http",
+                                                  url_host(args.host), port))
     sys.stdout.flush()
     try:
         httpd.serve_forever(poll_interval=0.2)

@@ -34,7 +34,7 @@ def start_server(stderr_path, *extra):
                             stdout=subprocess.PIPE, stderr=err)
     err.close()
     line = proc.stdout.readline().decode()
-    assert line.startswith("READY http://127.0.0.1:"), line
+    assert line.startswith(("READY http://127.0.0.1:", "READY https://127.0.0.1:")), line
     assert line.endswith("/auth\n")
     return proc, line.split()[1]
 
@@ -582,3 +582,56 @@ def test_logs_are_clean_and_sigterm(tmp_path):
                    body["refresh_token"][-40:], b2["access_token"][-40:],
                    sess.cookies["devauth_session"] if "devauth_session" in sess.cookies else "x" * 50):
         assert secret not in text
+
+
+# ---------------------------------------------------------------------------
+# connections counted; an https listener (--tls-cert)
+# ---------------------------------------------------------------------------
+def _connections_seen(session, base, verify):
+    return session.get(base[: -len("/auth")] + "/__test__/stats", verify=verify,
+                       timeout=10).json()["connections"]
+
+
+def _count_connections(base, verify=True):
+    """(kept alive: new connections for 3 requests on one Session,
+        fresh: for 3 requests each on its own)"""
+    jwks = base + "/.well-known/jwks.json"
+    with requests.Session() as s:
+        c0 = _connections_seen(s, base, verify)
+        for _ in range(3):
+            assert s.get(jwks, verify=verify, timeout=10).status_code == 200
+        c1 = _connections_seen(s, base, verify)
+        for _ in range(3):
+            with requests.Session() as one:
+                assert one.get(jwks, verify=verify, timeout=10).status_code == 200
+        c2 = _connections_seen(s, base, verify)
+    return c1 - c0, c2 - c1
+
+
+def test_stats_count_connections_not_requests(base):
+    assert _count_connections(base) == (0, 3)
+
+
+def test_https_listener(tmp_path):
+    d = str(tmp_path)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=devauth", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", d + "/key.pem", "-out", d + "/cert.pem"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, https_base = start_server(tmp_path / "stderr.log", "--tls-cert", d + "/cert.pem",
+                                    "--tls-key", d + "/key.pem")
+    try:
+        assert https_base.startswith("https://127.0.0.1:")
+        meta = requests.get(https_base + "/issuer/.well-known/openid-configuration",
+                            verify=d + "/cert.pem", timeout=10)
+        assert meta.status_code == 200
+        assert meta.json()["issuer"].startswith("https://")
+        assert _count_connections(https_base, verify=d + "/cert.pem") == (0, 3)
+        # plain http on the https port: refused, and the server stays up
+        with pytest.raises(requests.RequestException):
+            requests.get(https_base.replace("https:", "http:") + "/.well-known/jwks.json",
+                         timeout=5)
+        assert requests.get(https_base + "/.well-known/jwks.json", verify=d + "/cert.pem",
+                            timeout=10).status_code == 200
+    finally:
+        assert stop_server(proc) == 0

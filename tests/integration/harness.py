@@ -191,11 +191,12 @@ class DevAuth:
         self.port = port
         self.extra_args = list(extra_args)
         self.proc = None
+        self.scheme = "https" if "--tls-cert" in self.extra_args else "http"
         self.log_path = os.path.join(self.workdir, "devauth.log")
 
     @property
     def base(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
     @property
     def auth_url(self):
@@ -218,7 +219,7 @@ class DevAuth:
             line = self.proc.stdout.readline()
             if line or self.proc.poll() is not None:
                 break
-        m = re.match(r"READY http://127\.0\.0\.1:(\d+)/auth", line or "")
+        m = re.match(r"READY https?://127\.0\.0\.1:(\d+)/auth", line or "")
         if not m:
             self.stop()
             raise HarnessError("devauth did not start (%r):\n%s" % (line, tail(self.log_path)))
