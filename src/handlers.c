@@ -14,6 +14,7 @@
  * known, and the member of staff gets a short page with the right status. */
 #include "handlers.h"
 #include "config.h"
+#include "endpoints.h"
 #include "expose.h"
 #include "identity.h"
 #include "lifecycle.h"
@@ -258,7 +259,8 @@ static int start_login(request_rec *r, const nsso_srv_conf *c,
     if (c->password_grant == 1)
         location = nsso_password_form_url(r, c, st->state);
     else
-        location = nsso_oauth_authorize_url(r->pool, c->auth_url, c->client_id,
+        location = nsso_oauth_authorize_url(r->pool, nsso_endpoints_authorize(r->pool, c),
+                                            c->client_id,
                                             redirect_uri_abs(r, c), st->state,
                                             nsso_pkce_challenge(r->pool, st->pkce_verifier));
     apr_table_setn(r->headers_out, "Location", location);
@@ -325,7 +327,7 @@ int nsso_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r), *token;
     nsso_srv_conf *c;
-    int bearer_only, malformed;
+    int bearer_only, malformed, rc;
 
     if (!type)
         return DECLINED;
@@ -333,13 +335,11 @@ int nsso_check_authn(request_rec *r)
     if (!bearer_only && strcasecmp(type, NSSO_AUTH_TYPE))
         return DECLINED;
     c = nsso_srv(r->server);
-    if (!nsso_runtime_ready(c)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "AuthType %s is used but this server has no complete "
-                      "NomisSSO configuration (NomisSSOAuthURL, NomisSSOClientID, "
-                      "NomisSSOClientSecret, NomisSSOCryptoPassphrase)", type);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* a bearer-only location needs no sign-in settings; with
+     * NomisSSOAcceptBearer beside sessions it needs them all */
+    rc = nsso_runtime_check_usable(r, c, bearer_only);
+    if (rc != OK)
+        return rc;
     r->ap_auth_type = (char *)(bearer_only ? NSSO_BEARER_AUTH_TYPE : NSSO_AUTH_TYPE);
     if (bearer_only || nsso_dir(r)->accept_bearer == 1) {
         token = nsso_bearer_token(r, &malformed);
@@ -602,7 +602,8 @@ int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *for
     int rc = OK;
 
     nsso_conf_http_opts(c, &opts);
-    res = nsso_oauth_token_request(r->pool, &opts, nsso_conf_internal_url(c), c->client_id,
+    res = nsso_oauth_token_request(r->pool, &opts, nsso_endpoints_token(r->pool, c),
+                                   c->client_id,
                                    c->client_secret, form, &tok, &oauth_error, &err);
     if (refused && res == NSSO_OAUTH_REJECTED && oauth_error
         && !strcmp(oauth_error, "invalid_grant")) {
@@ -840,7 +841,8 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
     if (lookup_uri || r->main)
         return DECLINED;
     c = nsso_srv(r->server);
-    if (!c->auth_url || !r->parsed_uri.path)
+    /* no client id: bearer tokens only, nothing to serve */
+    if (!c->auth_url || !c->client_id || !r->parsed_uri.path)
         return DECLINED;
     if (c->info_uri && !strcmp(r->parsed_uri.path, c->info_uri)) {
         if (!nsso_runtime_ready(c))
