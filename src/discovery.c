@@ -134,7 +134,9 @@ apr_status_t nsso_discovery_parse(apr_pool_t *p, const char *body, apr_size_t le
     }
     doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        *err = apr_psprintf(p, "the document is not JSON (%s)", jerr.text);
+        /* jansson quotes the offending input */
+        *err = apr_psprintf(p, "the document is not JSON (%s)",
+                            printable(p, jerr.text, sizeof(jerr.text)));
         return APR_EGENERAL;
     }
     rv = parse_doc(p, doc, expected_issuer, origins, out, err);
