@@ -199,34 +199,39 @@ int nsso_endpoints_refresh(apr_pool_t *p, server_rec *s)
     return known;
 }
 
-static const char *get(apr_pool_t *p, const nsso_srv_conf *c, apr_size_t off,
-                       const char *fallback)
+/* A copy of the endpoint at offset off, or NULL before post_config. */
+static const char *get(apr_pool_t *p, const nsso_srv_conf *c, apr_size_t off)
 {
     struct nsso_endpoints *e = c->endpoints;
     const char *v;
 
     if (!e)
-        return fallback;
+        return NULL;
     lock(e);
     v = apr_pstrdup(p, (const char *)e + off);
     unlock(e);
     return v;
 }
 
+#define GET(p, c, field) get((p), (c), APR_OFFSETOF(struct nsso_endpoints, field))
+
 const char *nsso_endpoints_authorize(apr_pool_t *p, const nsso_srv_conf *c)
 {
-    return get(p, c, APR_OFFSETOF(struct nsso_endpoints, authorize),
-               apr_pstrcat(p, c->auth_url, "/oauth/authorize", NULL));
+    const char *v = GET(p, c, authorize);
+
+    return v ? v : apr_pstrcat(p, c->auth_url, "/oauth/authorize", NULL);
 }
 
 const char *nsso_endpoints_token(apr_pool_t *p, const nsso_srv_conf *c)
 {
-    return get(p, c, APR_OFFSETOF(struct nsso_endpoints, token),
-               apr_pstrcat(p, nsso_conf_internal_url(c), "/oauth/token", NULL));
+    const char *v = GET(p, c, token);
+
+    return v ? v : apr_pstrcat(p, nsso_conf_internal_url(c), "/oauth/token", NULL);
 }
 
 const char *nsso_endpoints_jwks(apr_pool_t *p, const nsso_srv_conf *c)
 {
-    return get(p, c, APR_OFFSETOF(struct nsso_endpoints, jwks),
-               apr_pstrcat(p, nsso_conf_internal_url(c), "/.well-known/jwks.json", NULL));
+    const char *v = GET(p, c, jwks);
+
+    return v ? v : apr_pstrcat(p, nsso_conf_internal_url(c), "/.well-known/jwks.json", NULL);
 }
