@@ -412,6 +412,16 @@ static const char *set_unauthz_action(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+static const char *set_jwks_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *why = nsso_http_url_problem(cmd->pool, arg, NSSO_URL_PATH);
+
+    if (why)
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' %s", arg, why));
+    cmd_conf(cmd)->jwks_url = arg;
+    return NULL;
+}
+
 static const char *set_caseload_url(cmd_parms *cmd, void *d, const char *arg)
 {
     nsso_srv_conf *c = cmd_conf(cmd);
@@ -592,10 +602,11 @@ static void mark_authtype_users(apr_pool_t *ptemp, const ap_directive_t *n,
     }
 }
 
-/* What a server that checks bearer tokens only must have. */
-static const char *bearer_missing(const nsso_srv_conf *c)
+const char *nsso_conf_bearer_missing(const nsso_srv_conf *c)
 {
-    return c->auth_url ? NULL : nsso_directive_table[NSSO_D_AUTH_URL].name;
+    if (c->auth_url || (c->issuer && c->jwks_url))
+        return NULL;
+    return nsso_directive_table[NSSO_D_AUTH_URL].name;
 }
 
 /* Sign-in settings beyond what bearer tokens need: set, they ask for the
@@ -625,10 +636,10 @@ static const char *server_missing(apr_pool_t *p, const nsso_srv_conf *c,
     if (u && u->bearer) {
         *why = apr_psprintf(p, "'AuthType %s' is used at %s:%d", NSSO_BEARER_AUTH_TYPE,
                             u->bearer->filename, u->bearer->line_num);
-        return bearer_missing(c);
+        return nsso_conf_bearer_missing(c);
     }
     *why = "other NomisSSO* directives are set";
-    return signin_settings(c) ? nsso_conf_missing(c) : bearer_missing(c);
+    return signin_settings(c) ? nsso_conf_missing(c) : nsso_conf_bearer_missing(c);
 }
 
 int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -651,8 +662,9 @@ int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         if (!missing)
             continue;
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "%s is required: %s but %s is not "
-                     "set for this server (%s)", missing, why, missing,
-                     server_where(ptemp, s));
+                     "set for this server (%s)%s", missing, why, missing,
+                     server_where(ptemp, s), (u && u->sso) || signin_settings(c) ? ""
+                     : "; or, for bearer tokens only, NomisSSOIssuer and NomisSSOJWKSURL");
         rc = !OK;
     }
     return rc;

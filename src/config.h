@@ -64,11 +64,15 @@ static inline const char *nsso_conf_missing(const nsso_srv_conf *c)
     return nsso_directive_missing(c);
 }
 
+/* The directive a server checking bearer tokens only lacks (it needs
+ * NomisSSOAuthURL, or NomisSSOIssuer and NomisSSOJWKSURL), or NULL. */
+const char *nsso_conf_bearer_missing(const nsso_srv_conf *c);
+
 /* check_config: every server that uses the module must have what that use
  * needs: AuthType nomis-sso in its scope, every required directive;
- * AuthType nomis-bearer only, NomisSSOAuthURL; NomisSSO* directives and no
- * AuthType line, NomisSSOAuthURL, or all the required ones once a sign-in
- * setting (client id, secret, passphrase) is there. Logs the error naming
+ * AuthType nomis-bearer only, nsso_conf_bearer_missing's; NomisSSO*
+ * directives and no AuthType line, the same, or all the required ones once
+ * a sign-in setting (client id, secret, passphrase) is there. Logs the error naming
  * the directive and returns !OK. */
 int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                       server_rec *s);

@@ -53,6 +53,7 @@ typedef struct {
     const char *password_uri;      /* our sign-in form; NULL: /nomis-sso/sign-in */
     int password_allow_http;       /* NSSO_UNSET / 0 / 1 */
     int discovery;                 /* NSSO_UNSET / 0 / 1 (default 1) */
+    const char *jwks_url;          /* NULL: discovered or <internal>/.well-known/jwks.json */
     int any_set;                   /* some NomisSSO* directive appears here */
 
     /* built in post_config / child_init */

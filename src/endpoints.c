@@ -9,7 +9,8 @@
  *
  * Explicit directives win: with NomisSSOAuthInternalURL set, the token
  * and JWKS endpoints stay under it (the document names HMPPS Auth's public
- * URLs); NomisSSOIssuer is what the document's issuer must be. */
+ * URLs); NomisSSOJWKSURL is the JWKS endpoint; NomisSSOIssuer is what the
+ * document's issuer must be. */
 #include "endpoints.h"
 #include "discovery.h"
 #include "util.h"
@@ -47,11 +48,16 @@ static void put(char *dst, const char *src)
     apr_cpystrn(dst, src, URL_MAX);
 }
 
+/* With no NomisSSOAuthURL (a bearer-only server named by issuer and JWKS
+ * URL) only the JWKS endpoint is ever used. */
 static void set_defaults(apr_pool_t *p, const nsso_srv_conf *c, struct nsso_endpoints *e)
 {
-    put(e->authorize, apr_pstrcat(p, c->auth_url, "/oauth/authorize", NULL));
-    put(e->token, apr_pstrcat(p, nsso_conf_internal_url(c), "/oauth/token", NULL));
-    put(e->jwks, apr_pstrcat(p, nsso_conf_internal_url(c), "/.well-known/jwks.json", NULL));
+    const char *internal = nsso_conf_internal_url(c);
+
+    put(e->authorize, c->auth_url ? apr_pstrcat(p, c->auth_url, "/oauth/authorize", NULL) : "");
+    put(e->token, internal ? apr_pstrcat(p, internal, "/oauth/token", NULL) : "");
+    put(e->jwks, c->jwks_url ? c->jwks_url
+                 : apr_pstrcat(p, internal, "/.well-known/jwks.json", NULL));
 }
 
 /* The document's endpoints, where no directive says otherwise. */
@@ -59,10 +65,10 @@ static void install(const nsso_srv_conf *c, struct nsso_endpoints *e,
                     const nsso_discovery_t *d)
 {
     put(e->authorize, d->authorization_endpoint);
-    if (!c->internal_url) {
+    if (!c->internal_url)
         put(e->token, d->token_endpoint);
+    if (!c->internal_url && !c->jwks_url)
         put(e->jwks, d->jwks_uri);
-    }
     e->known = 1;
 }
 
@@ -113,7 +119,7 @@ void nsso_endpoints_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
 
     c->endpoints = e;
     set_defaults(ptemp, c, e);
-    if (!nsso_conf_discovery(c)
+    if (!nsso_conf_discovery(c) || !c->auth_url /* nowhere to look */
         || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return; /* httpd's first pass only checks the configuration */
     key = apr_pstrcat(ptemp, doc_url(ptemp, c), " ", c->auth_url, " ",
@@ -167,7 +173,7 @@ int nsso_endpoints_refresh(apr_pool_t *p, server_rec *s)
     apr_status_t rv;
     int known;
 
-    if (!e || !nsso_conf_discovery(c))
+    if (!e || !nsso_conf_discovery(c) || !c->auth_url)
         return 1;
     lock(e);
     known = e->known;
@@ -233,5 +239,8 @@ const char *nsso_endpoints_jwks(apr_pool_t *p, const nsso_srv_conf *c)
 {
     const char *v = GET(p, c, jwks);
 
-    return v ? v : apr_pstrcat(p, nsso_conf_internal_url(c), "/.well-known/jwks.json", NULL);
+    if (v)
+        return v;
+    return c->jwks_url ? c->jwks_url
+                       : apr_pstrcat(p, nsso_conf_internal_url(c), "/.well-known/jwks.json", NULL);
 }

@@ -61,10 +61,10 @@ static int server_configured(const nsso_srv_conf *c)
     return !nsso_conf_missing(c);
 }
 
-/* Can check bearer tokens: HMPPS Auth named, nothing more needed. */
+/* Can check bearer tokens: HMPPS Auth named (or its issuer and keys). */
 static int server_bearer_capable(const nsso_srv_conf *c)
 {
-    return c->auth_url != NULL;
+    return !nsso_conf_bearer_missing(c);
 }
 
 static shm_holder *holder_get(server_rec *s)
@@ -213,6 +213,8 @@ static const char *server_realm(apr_pool_t *p, const nsso_srv_conf *c)
     f.algs = c->algs ? apr_array_pstrcat(p, c->algs, ' ') : "RS256";
     f.jwks_source = apr_psprintf(p, "ca=%s verify=%d", c->ca_file ? c->ca_file : "",
                                  c->ssl_verify);
+    if (c->jwks_url) /* (appended: realms without it stay as they were) */
+        f.jwks_source = apr_pstrcat(p, f.jwks_source, " jwks=", c->jwks_url, NULL);
     return nsso_realm_derive(p, &f);
 }
 
@@ -347,7 +349,7 @@ int nsso_runtime_check_usable(request_rec *r, nsso_srv_conf *c, int bearer_only)
 
     if (bearer_only ? nsso_runtime_bearer_ready(c) : nsso_runtime_ready(c))
         return OK;
-    missing = bearer_only ? (c->auth_url ? NULL : "NomisSSOAuthURL") : nsso_conf_missing(c);
+    missing = bearer_only ? nsso_conf_bearer_missing(c) : nsso_conf_missing(c);
     if (missing_log_due(c)) {
         if (missing)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "AuthType %s is used (for %s) but "

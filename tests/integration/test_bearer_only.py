@@ -180,3 +180,37 @@ def test_htaccess_bearer_on_an_auth_url_only_server(made, devauth):
     tok = devauth.mint(username="ALLOC_SPO")["access_token"]
     r = api(h, tok, "/team/page.html")
     assert r.status_code == 200 and "team" in r.text, h.explain(r)
+
+
+def test_issuer_and_jwks_url_without_auth_url(made, devauth):
+    """The other minimal API configuration: whose tokens (issuer) and where
+    the keys are; no discovery then (no NomisSSOAuthURL to find it under)."""
+    d0 = devauth.stats()["requests"].get("discovery", 0)
+    h = made("NomisSSOIssuer %s/issuer\nNomisSSOJWKSURL %s/.well-known/jwks.json\n"
+             % (devauth.auth_url, devauth.auth_url), start=False)
+    rc, out = h.config_test()
+    assert rc == 0, out
+    h.start()
+    assert_api_works(h, devauth)
+    assert devauth.stats()["requests"].get("discovery", 0) == d0
+
+
+@pytest.mark.parametrize("conf", ["NomisSSOIssuer http://127.0.0.1:9/auth/issuer\n",
+                                  "NomisSSOJWKSURL http://127.0.0.1:9/auth/jwks\n"])
+def test_issuer_or_jwks_url_alone_is_not_enough(made, conf):
+    h = made(conf, start=False)
+    rc, out = h.config_test()
+    assert rc != 0, out
+    assert "NomisSSOAuthURL is required: 'AuthType nomis-bearer' is used at" in out, out
+    assert "or, for bearer tokens only, NomisSSOIssuer and NomisSSOJWKSURL" in out, out
+
+
+def test_jwks_url_wins_over_discovery(made, devauth):
+    devauth.fault("discovery", "moved")
+    h = made("NomisSSOAuthURL %s\nNomisSSOJWKSURL %s/.well-known/jwks.json\n"
+             % (devauth.auth_url, devauth.auth_url))
+    j0 = devauth.stats()["requests"]
+    assert_api_works(h, devauth)
+    j1 = devauth.stats()["requests"]
+    assert j1.get("jwks", 0) > j0.get("jwks", 0), (j0, j1)
+    assert j1.get("jwks_alt", 0) == j0.get("jwks_alt", 0), (j0, j1)

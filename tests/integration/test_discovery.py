@@ -14,6 +14,7 @@ import time
 from urllib.parse import urljoin
 
 import pytest
+import requests
 
 import harness as H
 from conftest import _track
@@ -139,3 +140,24 @@ def test_auth_down_at_start_up(made):
         assert re.search(r":notice\].*discovery: .* read again", h.log_since()), h.log_tail()
     finally:
         auth.cleanup()
+
+
+def test_bearer_only_server_follows_the_document(made, devauth):
+    """A bearer-only server (NomisSSOAuthURL alone) takes its keys from the
+    documented jwks_uri too."""
+    devauth.fault("discovery", "moved")
+    j0 = counts(devauth, "jwks", "jwks_alt")
+    h = made(devauth.auth_url)
+    h.params["nsso_conf"] = "NomisSSOAuthURL %s\n" % devauth.auth_url
+    h.stop()
+    h.write_conf()
+    with open(h.conf_path, encoding="utf-8") as f:
+        text = f.read()
+    H.write_file(h.conf_path, text.replace("AuthType nomis-sso", "AuthType nomis-bearer"))
+    h.start()
+    tok = devauth.mint(username="ALLOC_SPO")["access_token"]
+    r = requests.get(h.url("/protected/env"), timeout=10,
+                     headers={"Authorization": "Bearer " + tok})
+    assert r.status_code == 200, h.explain(r)
+    j1 = counts(devauth, "jwks", "jwks_alt")
+    assert j1["jwks_alt"] > j0["jwks_alt"] and j1["jwks"] == j0["jwks"], (j0, j1)
