@@ -356,7 +356,7 @@ int nsso_runtime_check_usable(request_rec *r, nsso_srv_conf *c, int bearer_only)
                           "%s is not set for this server: every such request gets 500 "
                           "(logged at most once a minute)",
                           bearer_only ? NSSO_BEARER_AUTH_TYPE : NSSO_AUTH_TYPE,
-                          r->uri, missing);
+                          ap_escape_logitem(r->pool, r->uri), missing);
         else
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "AuthType %s is used but the "
                           "module did not start for this server (see the start-up log)",
