@@ -9,7 +9,14 @@ devauth's discovery fault "moved" serves a document whose authorize, token and
 JWKS endpoints are under /auth/alt/ (counted as authorize_alt, token_alt,
 jwks_alt), so following the document shows in the counters."""
 
+import os
 import re
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
 import time
 from urllib.parse import urljoin
 
@@ -161,3 +168,124 @@ def test_bearer_only_server_follows_the_document(made, devauth):
     assert r.status_code == 200, h.explain(r)
     j1 = counts(devauth, "jwks", "jwks_alt")
     assert j1["jwks_alt"] > j0["jwks_alt"] and j1["jwks"] == j0["jwks"], (j0, j1)
+
+
+# ---------------------------------------------------------------------------
+# HMPPS Auth over https (as in production): devauth behind a TLS front
+# ---------------------------------------------------------------------------
+class TlsFront:
+    """A TLS terminator on 127.0.0.1 forwarding each connection to a plain
+    backend port: HMPPS Auth as the module meets it in production."""
+
+    def __init__(self, certfile, keyfile):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certfile, keyfile)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(32)
+        self.port = self.sock.getsockname()[1]
+        self.backend = None
+        self.closed = False
+
+    def start(self, backend_port):
+        self.backend = backend_port
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+            back = socket.create_connection(("127.0.0.1", self.backend))
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+        try:
+            while True:
+                ready = [tls] if tls.pending() else \
+                    select.select([tls, back], [], [], 30)[0]
+                if not ready:
+                    return
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (back if s is tls else tls).sendall(data)
+        except (OSError, ssl.SSLError):
+            return
+        finally:
+            tls.close()
+            back.close()
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+@pytest.fixture
+def https_auth():
+    """(devauth whose public URL is https://127.0.0.1:<front>/auth, the CA
+    file that trusts the front)."""
+    d = H.make_tree("nsso-tls-")  # readable by httpd's children (www-data)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(cert, 0o644)
+    front = TlsFront(cert, key)
+    base = "https://127.0.0.1:%d/auth" % front.port
+    auth = H.DevAuth(extra_args=["--public-url", base]).start()
+    front.start(auth.port)
+    auth.https_url = base
+    try:
+        yield auth, cert
+    finally:
+        front.close()
+        auth.cleanup()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_discovery_over_https(made, https_auth):
+    """The document read through TLS with NomisSSOCACertificateFile; a
+    bearer-only API and a sign-in both follow it."""
+    auth, ca = https_auth
+    auth.fault("discovery", "moved")
+    h = made(auth.https_url, extra_nsso="NomisSSOCACertificateFile %s" % ca)
+    assert re.search(r"discovery: https://127\.0\.0\.1:\d+/auth/issuer/\.well-known/"
+                     r"openid-configuration read: token endpoint https://\S+/alt/oauth/token",
+                     h.log_since()), h.log_tail()
+    # sign-in: the browser at the documented authorize endpoint, the child's
+    # token exchange and JWKS fetch through TLS with the CA file
+    b = H.Browser(h, auth)
+    b.s.verify = ca
+    r = b.get("/protected/env")
+    loc = r.headers.get("Location", "")
+    assert r.status_code == 302 and loc.startswith(auth.https_url + "/alt/oauth/authorize?"), \
+        h.explain(r)
+    cb = b.callback(b.authorize(loc.replace(auth.https_url, auth.auth_url), "ALLOC_SPO"))
+    assert cb.status_code == 302, h.explain(cb, "callback")
+    page = b.get(urljoin(h.base + "/", cb.headers["Location"]))
+    assert page.status_code == 200 and "REMOTE_USER=ALLOC_SPO" in page.text, h.explain(page)
+    n = auth.stats()["requests"]
+    assert n.get("token_alt", 0) == 1 and n.get("jwks_alt", 0) >= 1, n
+
+
+def test_https_untrusted_certificate_does_not_stop_httpd(made, https_auth):
+    """Without the CA file the certificate is not trusted: discovery fails
+    with a warning, httpd starts on the documented endpoints."""
+    auth, _ = https_auth
+    auth.fault("discovery", "moved")
+    h = made(auth.https_url)
+    assert re.search(r":warn\].*discovery: cannot read https://.*starting on the documented",
+                     h.log_since()), h.log_tail()
+    r = H.Browser(h, auth).get("/protected/env")
+    assert r.status_code == 302 and r.headers["Location"].startswith(
+        auth.https_url + "/oauth/authorize?"), h.explain(r)
