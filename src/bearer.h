@@ -6,7 +6,6 @@
 #include "config.h"
 #include "session.h"
 
-#define NSSO_BEARER_AUTH_TYPE "nomis-bearer"
 
 /* The token of an `Authorization: Bearer` header; NULL when the request has
  * no such header. *malformed is set when the header uses the Bearer scheme

@@ -3,8 +3,8 @@
  * table, the rest here), each checking its value as it is read (so
  * `apachectl configtest` names the bad line), per-server and per-directory
  * creation and merging, the effective values with the table's defaults, and
- * the start-up check that a server using `AuthType nomis-sso` has everything
- * it needs. */
+ * the start-up check that a server using `AuthType nomis-sso` or
+ * `nomis-bearer` has everything that use needs. */
 #include "config.h"
 #include "util.h"
 
@@ -83,6 +83,11 @@ void *nsso_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 int nsso_conf_refresh_before(const nsso_srv_conf *c)
 {
     return INT_OR_DEFAULT(c->refresh_before, REFRESH_BEFORE);
+}
+
+int nsso_conf_discovery(const nsso_srv_conf *c)
+{
+    return INT_OR_DEFAULT(c->discovery, DISCOVERY);
 }
 
 int nsso_conf_inactivity(const nsso_srv_conf *c)
@@ -408,6 +413,16 @@ static const char *set_unauthz_action(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+static const char *set_jwks_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *why = nsso_http_url_problem(cmd->pool, arg, NSSO_URL_PATH);
+
+    if (why)
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' %s", arg, why));
+    cmd_conf(cmd)->jwks_url = arg;
+    return NULL;
+}
+
 static const char *set_caseload_url(cmd_parms *cmd, void *d, const char *arg)
 {
     nsso_srv_conf *c = cmd_conf(cmd);
@@ -624,18 +639,48 @@ static const char *server_key(apr_pool_t *p, const server_rec *s)
     return apr_psprintf(p, "%pp", (const void *)s);
 }
 
+/* Where httpd.conf asks for the module in one server: the first
+ * `AuthType nomis-sso` and the first `AuthType nomis-bearer`. */
+typedef struct {
+    const ap_directive_t *sso, *bearer;
+} authtype_use;
+
 static void mark_authtype_users(apr_pool_t *ptemp, const ap_directive_t *n,
                                 server_rec *main_s, apr_hash_t *users)
 {
     for (; n; n = n->next) {
         if (!strcasecmp(n->directive, "AuthType") && n->args
-            && !strcasecmp(n->args, NSSO_AUTH_TYPE)) {
-            server_rec *s = node_server(n, main_s);
-            apr_hash_set(users, server_key(ptemp, s), APR_HASH_KEY_STRING, n);
+            && (!strcasecmp(n->args, NSSO_AUTH_TYPE)
+                || !strcasecmp(n->args, NSSO_BEARER_AUTH_TYPE))) {
+            const char *key = server_key(ptemp, node_server(n, main_s));
+            authtype_use *u = apr_hash_get(users, key, APR_HASH_KEY_STRING);
+
+            if (!u) {
+                u = apr_pcalloc(ptemp, sizeof(*u));
+                apr_hash_set(users, key, APR_HASH_KEY_STRING, u);
+            }
+            if (!strcasecmp(n->args, NSSO_AUTH_TYPE) && !u->sso)
+                u->sso = n;
+            else if (strcasecmp(n->args, NSSO_AUTH_TYPE) && !u->bearer)
+                u->bearer = n;
         }
         if (n->first_child)
             mark_authtype_users(ptemp, n->first_child, main_s, users);
     }
+}
+
+const char *nsso_conf_bearer_missing(const nsso_srv_conf *c)
+{
+    if (c->auth_url || (c->issuer && c->jwks_url))
+        return NULL;
+    return nsso_directive_table[NSSO_D_AUTH_URL].name;
+}
+
+/* Sign-in settings beyond what bearer tokens need: set, they ask for the
+ * rest of sign-in's (a half-configured sign-in is a mistake). */
+static int signin_settings(const nsso_srv_conf *c)
+{
+    return c->client_id || c->client_secret || c->npassphrases;
 }
 
 static const char *server_where(apr_pool_t *p, const server_rec *s)
@@ -643,6 +688,25 @@ static const char *server_where(apr_pool_t *p, const server_rec *s)
     if (!s->is_virtual || !s->defn_name)
         return "the main server";
     return apr_psprintf(p, "<VirtualHost> at %s:%u", s->defn_name, s->defn_line_number);
+}
+
+/* The first directive server c lacks for the use httpd.conf makes of it
+ * (u may be NULL), with *why saying which use. */
+static const char *server_missing(apr_pool_t *p, const nsso_srv_conf *c,
+                                  const authtype_use *u, const char **why)
+{
+    if (u && u->sso) {
+        *why = apr_psprintf(p, "'AuthType %s' is used at %s:%d", NSSO_AUTH_TYPE,
+                            u->sso->filename, u->sso->line_num);
+        return nsso_conf_missing(c);
+    }
+    if (u && u->bearer) {
+        *why = apr_psprintf(p, "'AuthType %s' is used at %s:%d", NSSO_BEARER_AUTH_TYPE,
+                            u->bearer->filename, u->bearer->line_num);
+        return nsso_conf_bearer_missing(c);
+    }
+    *why = "other NomisSSO* directives are set";
+    return signin_settings(c) ? nsso_conf_missing(c) : nsso_conf_bearer_missing(c);
 }
 
 int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -655,26 +719,19 @@ int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     mark_authtype_users(ptemp, ap_conftree, main_s, users);
     for (s = main_s; s; s = s->next) {
         const nsso_srv_conf *c = nsso_srv(s);
-        const ap_directive_t *use = apr_hash_get(users, server_key(ptemp, s),
-                                                 APR_HASH_KEY_STRING);
-        const char *missing;
+        const authtype_use *u = apr_hash_get(users, server_key(ptemp, s),
+                                             APR_HASH_KEY_STRING);
+        const char *missing, *why = NULL;
 
-        if (!use && !c->any_set)
+        if (!u && !c->any_set)
             continue;
-        missing = nsso_conf_missing(c);
+        missing = server_missing(ptemp, c, u, &why);
         if (!missing)
             continue;
-        if (use)
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, NSSO_LOGNO(0101)
-                         "%s is required: 'AuthType nomis-sso' is used at %s:%d "
-                         "but %s is not set for this server (%s)",
-                         missing, use->filename, use->line_num, missing,
-                         server_where(ptemp, s));
-        else
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, NSSO_LOGNO(0102)
-                         "%s is required: other NomisSSO* directives are set for "
-                         "this server (%s) but %s is not", missing,
-                         server_where(ptemp, s), missing);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, NSSO_LOGNO(0101) "%s is required: %s but %s is not "
+                     "set for this server (%s)%s", missing, why, missing,
+                     server_where(ptemp, s), (u && u->sso) || signin_settings(c) ? ""
+                     : "; or, for bearer tokens only, NomisSSOIssuer and NomisSSOJWKSURL");
         rc = !OK;
     }
     return rc;

@@ -30,6 +30,7 @@ int nsso_conf_trust_forwarded(const nsso_srv_conf *c);
 const char *nsso_conf_caseload_url(apr_pool_t *p, const nsso_srv_conf *c);
 int nsso_conf_refresh_before(const nsso_srv_conf *c);
 int nsso_conf_inactivity(const nsso_srv_conf *c);
+int nsso_conf_discovery(const nsso_srv_conf *c);
 int nsso_conf_max_duration(const nsso_srv_conf *c);
 const char *nsso_conf_logout_uri(const nsso_srv_conf *c);
 const char *nsso_conf_signout_path(const nsso_srv_conf *c);
@@ -63,9 +64,16 @@ static inline const char *nsso_conf_missing(const nsso_srv_conf *c)
     return nsso_directive_missing(c);
 }
 
-/* check_config: every server that uses the module (AuthType nomis-sso in
- * its scope, or any NomisSSO* directive) must have the required directives.
- * Logs the error naming the directive and returns !OK. */
+/* The directive a server checking bearer tokens only lacks (it needs
+ * NomisSSOAuthURL, or NomisSSOIssuer and NomisSSOJWKSURL), or NULL. */
+const char *nsso_conf_bearer_missing(const nsso_srv_conf *c);
+
+/* check_config: every server that uses the module must have what that use
+ * needs: AuthType nomis-sso in its scope, every required directive;
+ * AuthType nomis-bearer only, nsso_conf_bearer_missing's; NomisSSO*
+ * directives and no AuthType line, the same, or all the required ones once
+ * a sign-in setting (client id, secret, passphrase) is there. Logs the error naming
+ * the directive and returns !OK. */
 int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                       server_rec *s);
 

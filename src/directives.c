@@ -23,7 +23,7 @@ static const nsso_enum_t pass_values = { 0, {
     { "both", NSSO_PASS_HEADERS | NSSO_PASS_ENV }, { "headers", NSSO_PASS_HEADERS },
     { "environment", NSSO_PASS_ENV }, { "none", 0 }, { NULL, 0 } } };
 static const nsso_enum_t verify_failure_values = { 0, {
-    { "fail-open", 1 }, { "fail-closed", 0 }, { NULL, 0 } } };
+    { "fail-closed", 0 }, { "fail-open", 1 }, { NULL, 0 } } };
 /* OAuth2 grant types are case-sensitive (RFC 6749 section 8.3) */
 static const nsso_enum_t grant_type_values = { 1, {
     { "authorization_code", 0 }, { "password", 1 }, { NULL, 0 } } };

@@ -53,12 +53,17 @@ typedef struct {
     int password_grant;            /* NomisSSOGrantType password: 1 */
     const char *password_uri;      /* our sign-in form; NULL: /nomis-sso/sign-in */
     int password_allow_http;       /* NSSO_UNSET / 0 / 1 */
+    int discovery;                 /* NSSO_UNSET / 0 / 1 (default 1) */
+    const char *jwks_url;          /* NULL: discovered or <internal>/.well-known/jwks.json */
     int any_set;                   /* some NomisSSO* directive appears here */
 
     /* built in post_config / child_init */
     nsso_crypto *crypto;
     const char *realm;             /* realm id (realm.h): in every store key */
     nsso_jwks_cache *jwks;         /* per child process */
+    struct nsso_endpoints *endpoints; /* endpoints.h: defaults or discovered */
+    apr_uint32_t missing_logged;   /* apr_time_sec of the last "directive
+                                    * missing" log line (this process) */
 } nsso_srv_conf;
 
 /* What to do with a request that has no session. */

@@ -78,7 +78,7 @@ int nsso_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r), *token;
     nsso_srv_conf *c;
-    int bearer_only, malformed;
+    int bearer_only, malformed, rc;
 
     if (!type)
         return DECLINED;
@@ -86,13 +86,11 @@ int nsso_check_authn(request_rec *r)
     if (!bearer_only && strcasecmp(type, NSSO_AUTH_TYPE))
         return DECLINED;
     c = nsso_srv(r->server);
-    if (!nsso_runtime_ready(c)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      NSSO_LOGNO(0200) "AuthType %s is used but this server has no complete "
-                      "NomisSSO configuration (NomisSSOAuthURL, NomisSSOClientID, "
-                      "NomisSSOClientSecret, NomisSSOCryptoPassphrase)", type);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* a bearer-only location needs no sign-in settings; with
+     * NomisSSOAcceptBearer beside sessions it needs them all */
+    rc = nsso_runtime_check_usable(r, c, bearer_only);
+    if (rc != OK)
+        return rc;
     r->ap_auth_type = (char *)(bearer_only ? NSSO_BEARER_AUTH_TYPE : NSSO_AUTH_TYPE);
     if (bearer_only || nsso_dir(r)->accept_bearer == 1) {
         token = nsso_bearer_token(r, &malformed);
@@ -124,7 +122,8 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
     if (lookup_uri || r->main)
         return DECLINED;
     c = nsso_srv(r->server);
-    if (!c->auth_url || !r->parsed_uri.path)
+    /* no client id: bearer tokens only, nothing to serve */
+    if (!c->auth_url || !c->client_id || !r->parsed_uri.path)
         return DECLINED;
     if (c->info_uri && !strcmp(r->parsed_uri.path, c->info_uri)) {
         if (!nsso_runtime_ready(c))

@@ -17,6 +17,7 @@
  * found, nor if planted under its key accepted, by another whose HMPPS Auth
  * settings differ (realm.h). */
 #include "lifecycle.h"
+#include "endpoints.h"
 #include "request.h"
 #include "runtime.h"
 #include "oauth.h"
@@ -197,7 +198,8 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
     nsso_session_t *fresh;
 
     nsso_conf_http_opts(c, &opts);
-    res = nsso_oauth_token_request(r->pool, &opts, nsso_conf_internal_url(c), c->client_id,
+    res = nsso_oauth_token_request(r->pool, &opts, nsso_endpoints_token(r->pool, c),
+                                   c->client_id,
                                    c->client_secret, form, &tok, &oauth_error, &err);
     if (res == NSSO_OAUTH_REJECTED) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0607) "refresh for %s refused: %s",

@@ -9,6 +9,7 @@
 #include <http_log.h>
 
 #define NSSO_AUTH_TYPE "nomis-sso"
+#define NSSO_BEARER_AUTH_TYPE "nomis-bearer"
 #define NSSO_EXPORT __attribute__((visibility("default")))
 
 extern NSSO_EXPORT module AP_MODULE_DECLARE_DATA nomis_sso_module;

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
-char *nsso_oauth_authorize_url(apr_pool_t *p, const char *auth_url,
+char *nsso_oauth_authorize_url(apr_pool_t *p, const char *endpoint,
                                const char *client_id, const char *redirect_uri,
                                const char *state, const char *code_challenge)
 {
-    return apr_pstrcat(p, auth_url, "/oauth/authorize?response_type=code",
+    return apr_pstrcat(p, endpoint, "?response_type=code",
                        "&client_id=", nsso_url_encode(p, client_id),
                        "&redirect_uri=", nsso_url_encode(p, redirect_uri),
                        "&state=", nsso_url_encode(p, state),
@@ -86,7 +86,7 @@ static const char *oauth_error_code(apr_pool_t *p, const nsso_http_response_t *r
 
 nsso_oauth_result_t nsso_oauth_token_request(apr_pool_t *p,
                                              const nsso_http_opts_t *opts,
-                                             const char *internal_url,
+                                             const char *url,
                                              const char *client_id,
                                              const char *client_secret,
                                              const char *form,
@@ -94,7 +94,6 @@ nsso_oauth_result_t nsso_oauth_token_request(apr_pool_t *p,
                                              const char **oauth_error,
                                              const char **err)
 {
-    const char *url = apr_pstrcat(p, internal_url, "/oauth/token", NULL);
     nsso_http_response_t resp;
 
     *oauth_error = NULL;

@@ -22,9 +22,10 @@ typedef enum {
     NSSO_OAUTH_REJECTED       /* 4xx with an OAuth error (invalid_grant, ...) */
 } nsso_oauth_result_t;
 
-/* <auth_url>/oauth/authorize?response_type=code&client_id&redirect_uri&state
- * &code_challenge&code_challenge_method=S256 */
-char *nsso_oauth_authorize_url(apr_pool_t *p, const char *auth_url,
+/* <endpoint>?response_type=code&client_id&redirect_uri&state
+ * &code_challenge&code_challenge_method=S256 (endpoint: the authorization
+ * endpoint, e.g. <auth_url>/oauth/authorize) */
+char *nsso_oauth_authorize_url(apr_pool_t *p, const char *endpoint,
                                const char *client_id, const char *redirect_uri,
                                const char *state, const char *code_challenge);
 
@@ -34,11 +35,12 @@ apr_status_t nsso_oauth_parse_token_response(apr_pool_t *p, const char *body,
                                              nsso_token_response_t *out,
                                              const char **err);
 
-/* POST <internal_url>/oauth/token with the given form (grant_type etc.).
+/* POST the given form (grant_type etc.) to the token endpoint url (e.g.
+ * <internal_url>/oauth/token).
  * On NSSO_OAUTH_REJECTED *oauth_error holds the server's "error" code. */
 nsso_oauth_result_t nsso_oauth_token_request(apr_pool_t *p,
                                              const nsso_http_opts_t *opts,
-                                             const char *internal_url,
+                                             const char *url,
                                              const char *client_id,
                                              const char *client_secret,
                                              const char *form,

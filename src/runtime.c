@@ -9,13 +9,19 @@
 #include "store_socache.h"
 #include "store_redis.h"
 #include "realm.h"
+#include "endpoints.h"
+#include "util.h"
 
 #include <apr_shm.h>
 #include <apr_strings.h>
 #include <util_mutex.h>
 #include <http_core.h>
+#include <http_log.h>
+#include <apr_atomic.h>
 
 #define SHM_USERDATA_KEY "mod_nomis_sso:shm"
+#define HOST_KEY_USERDATA_KEY "mod_nomis_sso:host-key"
+#define MISSING_LOG_INTERVAL 60 /* seconds between "directive missing" lines */
 #define JWKS_DEFAULT_MAX_AGE apr_time_from_sec(3600)
 
 /* Kept in the process pool's userdata across configuration cycles. */
@@ -48,9 +54,16 @@ int nsso_runtime_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     return OK;
 }
 
+/* Can sign users in (every required directive set). */
 static int server_configured(const nsso_srv_conf *c)
 {
-    return c->auth_url && c->client_id && c->client_secret && c->npassphrases;
+    return !nsso_conf_missing(c);
+}
+
+/* Can check bearer tokens: HMPPS Auth named (or its issuer and keys). */
+static int server_bearer_capable(const nsso_srv_conf *c)
+{
+    return !nsso_conf_bearer_missing(c);
 }
 
 static shm_holder *holder_get(server_rec *s)
@@ -131,6 +144,35 @@ static apr_status_t mutex_setup(server_rec *s)
     return rv;
 }
 
+/* With only bearer-only servers there is no passphrase: cached tokens in
+ * a shared engine are then sealed with a random key of this parent process
+ * (kept across graceful restarts). Other hosts cannot read them and check
+ * such tokens themselves: a cache, not shared sessions. */
+static const nsso_crypto *host_crypto(apr_pool_t *pconf, server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    void *v = NULL;
+    const char *pass[1];
+    unsigned char raw[32];
+    nsso_crypto *crypto = NULL;
+    const char *err = NULL;
+
+    apr_pool_userdata_get(&v, HOST_KEY_USERDATA_KEY, pp);
+    if (!v) {
+        if (nsso_random_bytes(raw, sizeof(raw)) != APR_SUCCESS)
+            return NULL;
+        v = (void *)nsso_b64url_encode(pp, raw, sizeof(raw));
+        apr_pool_userdata_set(v, HOST_KEY_USERDATA_KEY, apr_pool_cleanup_null, pp);
+    }
+    pass[0] = v;
+    if (nsso_crypto_create_cached(pconf, pp, pass, 1, &crypto, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, NSSO_LOGNO(0016) "cannot make this host's "
+                     "store key: %s", err ? err : "unknown error");
+        return NULL;
+    }
+    return crypto;
+}
+
 /* Sessions in a shared engine: keys and values protected with the first
  * configured server's passphrase (all hosts sharing the engine need it). */
 static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *main_s)
@@ -143,6 +185,8 @@ static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_r
 
     for (s = main_s; s && !crypto; s = s->next)
         crypto = nsso_srv(s)->crypto;
+    if (!crypto && !(crypto = host_crypto(pconf, main_s)))
+        return APR_EGENERAL;
     if ((rv = mutex_setup(main_s)) != APR_SUCCESS)
         return rv;
     rv = nsso_socache_store_create(pconf, ptemp, main_s, g->store_spec, crypto,
@@ -168,6 +212,8 @@ static apr_status_t redis_setup(apr_pool_t *pconf, server_rec *main_s)
 
     for (s = main_s; s && !crypto; s = s->next)
         crypto = nsso_srv(s)->crypto;
+    if (!crypto && !(crypto = host_crypto(pconf, main_s)))
+        return APR_EGENERAL;
     rv = nsso_redis_store_create(pconf, main_s, &g->redis, crypto, g->cache_entry_size,
                                  &session_store, &err);
     if (rv != APR_SUCCESS) {
@@ -190,12 +236,15 @@ static const char *server_realm(apr_pool_t *p, const nsso_srv_conf *c)
     f.algs = c->algs ? apr_array_pstrcat(p, c->algs, ' ') : "RS256";
     f.jwks_source = apr_psprintf(p, "ca=%s verify=%d", c->ca_file ? c->ca_file : "",
                                  c->ssl_verify);
+    if (c->jwks_url) /* (appended: realms without it stay as they were) */
+        f.jwks_source = apr_pstrcat(p, f.jwks_source, " jwks=", c->jwks_url, NULL);
     return nsso_realm_derive(p, &f);
 }
 
 int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *main_s)
 {
+    apr_hash_t *seen = apr_hash_make(ptemp);
     server_rec *s;
     int any = 0;
     apr_status_t rv;
@@ -204,8 +253,19 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         nsso_srv_conf *c = nsso_srv(s);
         const char *err = NULL;
 
-        if (!server_configured(c))
+        if (!server_bearer_capable(c))
             continue;
+        if (!any && nsso_http_global_init() != APR_SUCCESS) { /* before discovery */
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main_s, NSSO_LOGNO(0011)
+                         "libcurl initialisation failed");
+            return !OK;
+        }
+        c->realm = server_realm(pconf, c);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, NSSO_LOGNO(0010) "realm %s", c->realm);
+        nsso_endpoints_init(pconf, ptemp, s, seen);
+        any = 1;
+        if (!server_configured(c))
+            continue; /* bearer tokens only: no keys of its own */
         /* the process pool outlives configuration passes: each passphrase
          * is stretched once per parent, not at every (graceful) restart */
         rv = nsso_crypto_create_cached(pconf, s->process->pool, c->passphrases,
@@ -216,16 +276,9 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          err ? err : "unknown error");
             return !OK;
         }
-        c->realm = server_realm(pconf, c);
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, NSSO_LOGNO(0010) "realm %s", c->realm);
-        any = 1;
     }
     if (!any)
         return OK;
-    if (nsso_http_global_init() != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main_s, NSSO_LOGNO(0011) "libcurl initialisation failed");
-        return !OK;
-    }
     if (nsso_global()->redis.url)
         return redis_setup(pconf, main_s) == APR_SUCCESS ? OK : !OK;
     if (nsso_global()->store_spec)
@@ -233,14 +286,18 @@ int nsso_runtime_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return store_setup(pconf, main_s) == APR_SUCCESS ? OK : !OK;
 }
 
-/* JWKS fetch callback: GET <internal>/.well-known/jwks.json */
+/* JWKS fetch callback (ctx: the server): the discovery document first, if
+ * due, then GET the JWKS endpoint in use. While discovery has not
+ * succeeded the keys are kept only NomisSSOJWKSRefetchInterval, so the
+ * next fetch (one thread, others go on with these keys) retries it. */
 static apr_status_t fetch_jwks(void *ctx, apr_pool_t *p, char **body,
                                apr_size_t *len, apr_interval_time_t *max_age,
                                const char **err)
 {
-    const nsso_srv_conf *c = ctx;
-    const char *url = apr_pstrcat(p, nsso_conf_internal_url(c),
-                                  "/.well-known/jwks.json", NULL);
+    server_rec *s = ctx;
+    const nsso_srv_conf *c = nsso_srv(s);
+    int discovered = nsso_endpoints_refresh(p, s);
+    const char *url = nsso_endpoints_jwks(p, c);
     nsso_http_opts_t opts;
     nsso_http_response_t resp;
 
@@ -254,6 +311,11 @@ static apr_status_t fetch_jwks(void *ctx, apr_pool_t *p, char **body,
     *body = resp.body;
     *len = resp.len;
     *max_age = resp.max_age;
+    if (!discovered) {
+        apr_interval_time_t retry = apr_time_from_sec(nsso_conf_jwks_refetch(c));
+        if (*max_age <= 0 || *max_age > retry)
+            *max_age = retry;
+    }
     return APR_SUCCESS;
 }
 
@@ -275,9 +337,10 @@ void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
                      "will not be reused in this child");
     for (s = main_s; s; s = s->next) {
         nsso_srv_conf *c = nsso_srv(s);
-        if (!c->crypto)
+        if (!c->realm)
             continue;
-        rv = nsso_jwks_cache_create(pchild, fetch_jwks, c, JWKS_DEFAULT_MAX_AGE,
+        nsso_endpoints_child_init(pchild, c);
+        rv = nsso_jwks_cache_create(pchild, fetch_jwks, s, JWKS_DEFAULT_MAX_AGE,
                                     apr_time_from_sec(nsso_conf_jwks_refetch(c)),
                                     &c->jwks);
         if (rv != APR_SUCCESS)
@@ -288,4 +351,43 @@ void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
 int nsso_runtime_ready(const nsso_srv_conf *c)
 {
     return c->crypto && c->jwks && session_store;
+}
+
+int nsso_runtime_bearer_ready(const nsso_srv_conf *c)
+{
+    return c->realm && c->jwks && session_store;
+}
+
+/* At most once a minute per server and process: a .htaccess file can ask
+ * for the module on every request. */
+static int missing_log_due(nsso_srv_conf *c)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t last = apr_atomic_read32(&c->missing_logged);
+
+    if (last && now - last < MISSING_LOG_INTERVAL)
+        return 0;
+    return apr_atomic_cas32(&c->missing_logged, now, last) == last;
+}
+
+int nsso_runtime_check_usable(request_rec *r, nsso_srv_conf *c, int bearer_only)
+{
+    const char *missing;
+
+    if (bearer_only ? nsso_runtime_bearer_ready(c) : nsso_runtime_ready(c))
+        return OK;
+    missing = bearer_only ? nsso_conf_bearer_missing(c) : nsso_conf_missing(c);
+    if (missing_log_due(c)) {
+        if (missing)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0200) "AuthType %s is used "
+                          "(for %s) but %s is not set for this server: every such request "
+                          "gets 500 (logged at most once a minute)",
+                          bearer_only ? NSSO_BEARER_AUTH_TYPE : NSSO_AUTH_TYPE,
+                          ap_escape_logitem(r->pool, r->uri), missing);
+        else
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0202) "AuthType %s is used "
+                          "but the module did not start for this server (see the start-up log)",
+                          bearer_only ? NSSO_BEARER_AUTH_TYPE : NSSO_AUTH_TYPE);
+    }
+    return HTTP_INTERNAL_SERVER_ERROR;
 }

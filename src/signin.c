@@ -14,6 +14,7 @@
  * once here, where its cause is known, and the member of staff gets a short
  * page with the right status. */
 #include "signin.h"
+#include "endpoints.h"
 #include "cookie.h"
 #include "crypto.h"
 #include "identity.h"
@@ -201,7 +202,7 @@ int nsso_signin_start(request_rec *r, const nsso_srv_conf *c,
     if (c->password_grant == 1)
         location = password_form_url(r, c, st->state);
     else
-        location = nsso_oauth_authorize_url(r->pool, c->auth_url, c->client_id,
+        location = nsso_oauth_authorize_url(r->pool, nsso_endpoints_authorize(r->pool, c), c->client_id,
                                             redirect_uri_abs(r, c), st->state,
                                             nsso_pkce_challenge(r->pool, st->pkce_verifier));
     apr_table_setn(r->headers_out, "Location", location);
@@ -451,7 +452,7 @@ int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *for
     int rc = OK;
 
     nsso_conf_http_opts(c, &opts);
-    res = nsso_oauth_token_request(r->pool, &opts, nsso_conf_internal_url(c), c->client_id,
+    res = nsso_oauth_token_request(r->pool, &opts, nsso_endpoints_token(r->pool, c), c->client_id,
                                    c->client_secret, form, &tok, &oauth_error, &err);
     if (refused && res == NSSO_OAUTH_REJECTED && oauth_error
         && !strcmp(oauth_error, "invalid_grant")) {

@@ -53,13 +53,17 @@ WRONG_ISSUER = "https://wrong-issuer.invalid/auth/issuer"
 # Names used for request counters and fault targets.
 ENDPOINTS = (
     "authorize", "sign_in", "token", "jwks", "discovery", "ping", "me", "roles",
-    "caseloads", "sign_out", "verify",
+    "caseloads", "sign_out", "verify", "authorize_alt", "token_alt", "jwks_alt",
 )
 GRANTS = ("authorization_code", "refresh_token", "password", "client_credentials")
 TRANSPORT_MODES = ("500", "slow", "garbage", "close")
 SHAPING_MODES = (
     "expired_token", "bad_signature", "wrong_issuer", "hs256", "alg_none", "unknown_kid",
 )
+# Discovery document modes: "wrong_issuer" names WRONG_ISSUER as its issuer,
+# "moved" points the authorize, token and JWKS endpoints at ALT paths.
+DISCOVERY_MODES = ("wrong_issuer", "moved")
+ALT = "/alt"
 PKCE_CHARS = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 
@@ -495,6 +499,9 @@ class Handler(BaseHTTPRequestHandler):
         BASE + "/.well-known/jwks.json": {"GET": ("jwks", "h_jwks")},
         BASE + "/issuer/.well-known/openid-configuration": {"GET": ("discovery", "h_discovery")},
         BASE + "/health/ping": {"GET": ("ping", "h_ping")},
+        BASE + ALT + "/oauth/authorize": {"GET": ("authorize_alt", "h_authorize")},
+        BASE + ALT + "/oauth/token": {"POST": ("token_alt", "h_token")},
+        BASE + ALT + "/jwks.json": {"GET": ("jwks_alt", "h_jwks")},
         BASE + "/api/user/me": {"GET": ("me", "h_me")},
         BASE + "/api/user/me/roles": {"GET": ("roles", "h_roles")},
         BASE + "/api/users/me/caseLoads": {"GET": ("caseloads", "h_caseloads")},
@@ -990,11 +997,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def h_discovery(self):
         pu = self.cfg.public_url
+        fault = self.st.take_fault("discovery", DISCOVERY_MODES)
+        mode = fault["mode"] if fault else None
+        alt = pu + ALT if mode == "moved" else None
         self.send_json(200, {
-            "issuer": self.cfg.issuer,
-            "authorization_endpoint": pu + "/oauth/authorize",
-            "token_endpoint": pu + "/oauth/token",
-            "jwks_uri": pu + "/.well-known/jwks.json",
+            "issuer": WRONG_ISSUER if mode == "wrong_issuer" else self.cfg.issuer,
+            "authorization_endpoint": (alt or pu) + "/oauth/authorize",
+            "token_endpoint": (alt or pu) + "/oauth/token",
+            "jwks_uri": alt + "/jwks.json" if alt else pu + "/.well-known/jwks.json",
         }, headers=[("Cache-Control", "max-age=3600")])
 
     def h_ping(self):
@@ -1120,9 +1130,10 @@ class Handler(BaseHTTPRequestHandler):
         mode = str(b.get("mode", ""))
         if endpoint != "*" and endpoint not in ENDPOINTS:
             return self.send_json(400, {"error": "unknown endpoint", "endpoints": list(ENDPOINTS) + ["*"]})
-        if mode not in TRANSPORT_MODES + SHAPING_MODES:
+        if mode not in TRANSPORT_MODES + SHAPING_MODES + DISCOVERY_MODES:
             return self.send_json(400, {"error": "unknown mode",
-                                        "modes": list(TRANSPORT_MODES + SHAPING_MODES)})
+                                        "modes": list(TRANSPORT_MODES + SHAPING_MODES
+                                                      + DISCOVERY_MODES)})
         count = b.get("count")
         if count is not None and (not isinstance(count, int) or count < 1):
             return self.send_json(400, {"error": "count must be a positive integer"})

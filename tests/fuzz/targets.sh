@@ -4,7 +4,8 @@
 # up to NSSO_JWT_MAX_LEN 16384 plus a margin to cross it, answers from
 # HMPPS Auth a few KB).
 NSSO_FUZZ_TARGETS="cookie redirect util state state_plain crypto_open \
-jwt_verify jwt_signed jwt_claims jwks token_response caseload session directive"
+jwt_verify jwt_signed jwt_claims jwks token_response caseload session directive \
+discovery"
 
 nsso_fuzz_max_len() {
     case $1 in
@@ -13,7 +14,7 @@ nsso_fuzz_max_len() {
     jwt_verify) echo 16500 ;;
     jwt_signed) echo 8192 ;;      # payload; the token is ~4/3 of it
     jwt_claims) echo 12800 ;;     # payload; long ones cross the 16384 limit
-    jwks|token_response|session) echo 16384 ;;
+    jwks|token_response|session|discovery) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }

@@ -714,7 +714,7 @@ def verify_conf(url, interval=INTERVAL, policy=None):
 
 @pytest.fixture(scope="module")
 def verify_httpd(devauth_server):
-    h = start_httpd(devauth_server, verify_conf(devauth_server.auth_url))
+    h = start_httpd(devauth_server, verify_conf(devauth_server.auth_url, policy="fail-open"))
     yield h
     h.cleanup()
 
@@ -779,7 +779,7 @@ def test_verification_down_fail_open(hv, devauth):
 
 def test_verification_closed_port_fail_open(one_off, devauth):
     url = "http://127.0.0.1:%d/auth" % H.closed_port()
-    h = one_off(devauth, verify_conf(url, interval=1))
+    h = one_off(devauth, verify_conf(url, interval=1, policy="fail-open"))
     b, _ = login(h, devauth, "ALLOC_SPO")
     time.sleep(1.1)
     mark = h.log_mark()
@@ -788,8 +788,10 @@ def test_verification_closed_port_fail_open(one_off, devauth):
     assert re.search(r":warn\].*token verification", h.log_since(mark)), h.log_since(mark)
 
 
-def test_verification_down_fail_closed(one_off, devauth):
-    h = one_off(devauth, verify_conf(devauth.auth_url, interval=1, policy="fail-closed"))
+@pytest.mark.parametrize("policy", [None, "fail-closed"])
+def test_verification_down_fail_closed(one_off, devauth, policy):
+    """Fail-closed is the default (issue 11 part 5): no directive, same as explicit."""
+    h = one_off(devauth, verify_conf(devauth.auth_url, interval=1, policy=policy))
     nav, _ = login(h, devauth, "ALLOC_SPO")
     xhr, _ = login(h, devauth, "ALLOC_SPO")
     third, _ = login(h, devauth, "ALLOC_SPO")

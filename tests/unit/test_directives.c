@@ -110,7 +110,7 @@ static void test_defaults(void **state)
     assert_int_equal(nsso_directive_default_int(row(NSSO_D_PASS)),
                      NSSO_PASS_HEADERS | NSSO_PASS_ENV);
     assert_int_equal(nsso_directive_default_int(row(NSSO_D_UNAUTH_ACTION)), NSSO_UNAUTH_AUTH);
-    assert_int_equal(nsso_directive_default_int(row(NSSO_D_VERIFY_FAILURE)), 1);
+    assert_int_equal(nsso_directive_default_int(row(NSSO_D_VERIFY_FAILURE)), 0); /* fail-closed */
     assert_int_equal(nsso_directive_default_int(row(NSSO_D_GRANT_TYPE)), 0);
     assert_int_equal(nsso_directive_or_default(NSSO_UNSET, NSSO_D_INACTIVITY), 1200);
     assert_int_equal(nsso_directive_or_default(0, NSSO_D_INACTIVITY), 0);
