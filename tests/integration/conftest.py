@@ -1,6 +1,7 @@
 """pytest fixtures for the integration suite: a dev auth server for the whole
-run, httpd instances per module or per test, and a report hook that adds the
-error_log tail of every httpd a failed test used."""
+run, httpd instances per module or per test (all made by HttpdFactory), and
+a report hook that adds the error_log tail of every httpd a failed test
+used."""
 
 import os
 import sys
@@ -78,47 +79,94 @@ def private_devauth(request):
 
 
 # ---------------------------------------------------------------------------
-# httpd
+# httpd: one factory, at two scopes
 # ---------------------------------------------------------------------------
+# the nsso_directives() keywords a factory call may give beside nsso_extra
+NSSO_KW = ("client_id", "secret", "passphrase", "timeout", "refetch", "internal_url")
+
+
+class HttpdFactory:
+    """make(start=True, auth_url=None, extra="", nsso_extra=None, **Httpd
+    options) -> an Httpd, removed at cleanup().
+
+    extra is the site configuration after the standard <Location>s: text, or
+    a function of the new Httpd (for paths inside its directory). nsso_extra
+    adds NomisSSO* lines to the standard NomisSSO block (with the NSSO_KW
+    keywords); nsso_conf replaces the block. Started unless start=False.
+    An httpd that fails to start stays until the test's teardown (its
+    error_log goes into the failure report); a module's is removed at once."""
+
+    def __init__(self, auth, request=None):
+        self.auth = auth
+        self.request = request
+        self.made = []
+
+    def __call__(self, start=True, auth_url=None, extra="", nsso_extra=None, **kw):
+        auth_url = auth_url or self.auth.auth_url
+        if nsso_extra is not None:
+            nsso_kw = {k: kw.pop(k) for k in NSSO_KW if k in kw}
+            kw["nsso_conf"] = H.nsso_directives(auth_url, extra=nsso_extra, **nsso_kw)
+        h = H.Httpd(auth_url, **kw)
+        self.made.append(h)
+        if self.request is not None:
+            _track(self.request, h)
+        try:
+            if callable(extra):
+                extra = extra(h)
+            if extra:
+                h.params["extra"] = extra
+                h.write_conf()
+            if start:
+                h.start()
+        except BaseException:
+            if self.request is None:
+                self.made.remove(h)
+                h.cleanup()
+            raise
+        return h
+
+    def cleanup(self):
+        while self.made:
+            self.made.pop().cleanup()
+
+
+@pytest.fixture
+def httpd_factory(devauth, request):
+    """HttpdFactory for one test: its httpds are stopped and removed after it
+    (and named in its failure report)."""
+    f = HttpdFactory(devauth, request)
+    yield f
+    f.cleanup()
+
+
 @pytest.fixture(scope="module")
-def shared_httpd(devauth_server):
+def module_httpd_factory(devauth_server):
+    """HttpdFactory for a test module's shared httpds, removed after the
+    module; a per-test fixture hands them out through serving()."""
+    f = HttpdFactory(devauth_server)
+    yield f
+    f.cleanup()
+
+
+def serving(request, h):
+    """h (a module's shared httpd), checked alive for the test that asks and
+    named in its failure report."""
+    if not h.running():
+        pytest.fail("httpd %s is down\n%s" % (h.port, h.log_tail()))
+    _track(request, h)
+    return h
+
+
+@pytest.fixture(scope="module")
+def shared_httpd(module_httpd_factory):
     """One event-MPM httpd for the tests of a module that don't change it."""
-    h = H.Httpd(devauth_server.auth_url, mpm="event")
-    try:
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    yield h
-    h.cleanup()
+    return module_httpd_factory(mpm="event")
 
 
 @pytest.fixture
 def site(shared_httpd, devauth, request):
     """The shared httpd, checked to be alive for this test."""
-    if not shared_httpd.running():
-        pytest.fail("shared httpd is down\n" + shared_httpd.log_tail())
-    _track(request, shared_httpd)
-    return shared_httpd
-
-
-@pytest.fixture
-def httpd_factory(devauth, request):
-    """make(start=True, auth_url=<devauth>, **Httpd options) -> a started Httpd,
-    stopped and removed after the test."""
-    made = []
-
-    def make(start=True, auth_url=None, **kw):
-        h = H.Httpd(auth_url or devauth.auth_url, **kw)
-        made.append(h)
-        _track(request, h)
-        if start:
-            h.start()
-        return h
-
-    yield make
-    for h in made:
-        h.cleanup()
+    return serving(request, shared_httpd)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 import harness as H
 from harness import cgi_env
+from conftest import serving
 
 USERS = ("ALLOC_SPO", "ALLOC_POM", "NO_ROLES_USER", "DELIUS_SPO", "ALLOC_ADMIN")
 
@@ -90,16 +91,8 @@ def assert_denied_page(h, r, user, require_line):
 # fixtures
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def authz_httpd(devauth_server):
-    h = H.Httpd(devauth_server.auth_url, mpm="event")
-    try:
-        configure(h)
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    yield h
-    h.cleanup()
+def authz_httpd(module_httpd_factory):
+    return module_httpd_factory(mpm="event", extra=authz_extra)
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +101,8 @@ def logins_module(authz_httpd, devauth_server):
 
 
 @pytest.fixture
-def logins(logins_module, authz_httpd, devauth):
-    if not authz_httpd.running():
-        pytest.fail("authz httpd is down\n" + authz_httpd.log_tail())
+def logins(logins_module, authz_httpd, devauth, request):
+    serving(request, authz_httpd)
     return logins_module
 
 

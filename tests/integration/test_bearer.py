@@ -21,7 +21,7 @@ import requests
 
 import harness as H
 from harness import cgi_env
-from conftest import _track
+from conftest import _track, serving
 
 API = "/api/env"
 MGR = "/api/mgr/env"
@@ -54,17 +54,8 @@ ScriptAliasMatch "^/both/" "{d}/cgi-bin/env.cgi"
 """.format(d=d)
 
 
-def make_httpd(auth, mpm="event"):
-    conf = H.nsso_directives(auth.auth_url, extra="NomisSSOClockSkew 0")
-    h = H.Httpd(auth.auth_url, mpm=mpm, nsso_conf=conf)
-    h.params["extra"] = bearer_extra(h)
-    h.write_conf()
-    try:
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    return h
+# the HttpdFactory options of this module's httpds
+BEARER = dict(nsso_extra="NomisSSOClockSkew 0", extra=bearer_extra)
 
 
 def call(h, path, token=None, authorization=None, headers=None, cookies=None, session=None):
@@ -148,10 +139,8 @@ def bauth():
 
 
 @pytest.fixture(scope="module")
-def bhttpd(bauth):
-    h = make_httpd(bauth)
-    yield h
-    h.cleanup()
+def bhttpd(module_httpd_factory, bauth):
+    return module_httpd_factory(auth_url=bauth.auth_url, mpm="event", **BEARER)
 
 
 @pytest.fixture
@@ -166,10 +155,7 @@ def auth(bauth, request):
 
 @pytest.fixture
 def h(bhttpd, auth, request):
-    if not bhttpd.running():
-        pytest.fail("httpd is down\n" + bhttpd.log_tail())
-    _track(request, bhttpd)
-    return bhttpd
+    return serving(request, bhttpd)
 
 
 # ---------------------------------------------------------------------------
@@ -441,45 +427,41 @@ def test_forgery_of_a_cached_token_refused(h, auth):
             assert_served(h, call(h, API, t, session=s), user)
 
 
-def test_token_cache_shared_across_children(auth, request):
+def test_token_cache_shared_across_children(auth, httpd_factory):
     """One RSA check per token, not one per request or per child: on a new
     prefork httpd (per-process JWKS caches, fetched lazily) 50 requests spread
     over several children fetch the JWKS once, for the first request."""
-    h = make_httpd(auth, mpm="prefork")
-    _track(request, h)
-    try:
-        tok = auth.mint(username="ALLOC_SPO")["access_token"]
-        jwks0 = auth.stats()["requests"]["jwks"]
-        assert_served(h, call(h, API, tok, headers={"Connection": "close"}), "ALLOC_SPO")
-        assert auth.stats()["requests"]["jwks"] == jwks0 + 1
-        skip_lines = len(h.access_lines())
+    h = httpd_factory(auth_url=auth.auth_url, mpm="prefork", **BEARER)
+    tok = auth.mint(username="ALLOC_SPO")["access_token"]
+    jwks0 = auth.stats()["requests"]["jwks"]
+    assert_served(h, call(h, API, tok, headers={"Connection": "close"}), "ALLOC_SPO")
+    assert auth.stats()["requests"]["jwks"] == jwks0 + 1
+    skip_lines = len(h.access_lines())
 
-        results = []
-        lock = threading.Lock()
-        start = time.monotonic()
+    results = []
+    lock = threading.Lock()
+    start = time.monotonic()
 
-        def worker():
-            s = requests.Session()
-            for _ in range(5):
-                r = s.get(h.url(API), headers=dict(XHR, Connection="close",
-                                                   Authorization="Bearer " + tok),
-                          allow_redirects=False, timeout=15)
-                with lock:
-                    results.append((r.status_code, cgi_env(r.text).get("REMOTE_USER")))
+    def worker():
+        s = requests.Session()
+        for _ in range(5):
+            r = s.get(h.url(API), headers=dict(XHR, Connection="close",
+                                               Authorization="Bearer " + tok),
+                      allow_redirects=False, timeout=15)
+            with lock:
+                results.append((r.status_code, cgi_env(r.text).get("REMOTE_USER")))
 
-        threads = [threading.Thread(target=worker) for _ in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        elapsed = time.monotonic() - start
-        assert len(results) == 50
-        assert all(res == (200, "ALLOC_SPO") for res in results), results
-        assert elapsed < 15, "50 cached bearer requests took %.1fs" % elapsed
-        pids = {line.split()[0] for line in h.access_lines()[skip_lines:]
-                if API in line}
-        assert len(pids) >= 2, "requests did not reach several children: %r" % pids
-        assert auth.stats()["requests"]["jwks"] == jwks0 + 1, \
-            "the JWKS was fetched again: tokens are verified per child, not cached"
-    finally:
-        h.cleanup()
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    elapsed = time.monotonic() - start
+    assert len(results) == 50
+    assert all(res == (200, "ALLOC_SPO") for res in results), results
+    assert elapsed < 15, "50 cached bearer requests took %.1fs" % elapsed
+    pids = {line.split()[0] for line in h.access_lines()[skip_lines:]
+            if API in line}
+    assert len(pids) >= 2, "requests did not reach several children: %r" % pids
+    assert auth.stats()["requests"]["jwks"] == jwks0 + 1, \
+        "the JWKS was fetched again: tokens are verified per child, not cached"

@@ -24,7 +24,7 @@ import requests
 import harness as H
 from harness import cgi_env
 from backend_echo import EchoBackend
-from conftest import _track
+from conftest import _track, serving
 
 CLIENT = H.CLIENT_ID            # allocation-manager: may use client_credentials
 OTHER = "other-service"         # a second client of devauth's
@@ -87,25 +87,14 @@ def echo_backend():
 
 
 @pytest.fixture(scope="module")
-def client_httpd(devauth_server, echo_backend):
-    h = H.Httpd(devauth_server.auth_url, mpm="event")
-    try:
-        h.params["extra"] = client_extra(h, echo_backend.port)
-        h.write_conf()
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    yield h
-    h.cleanup()
+def client_httpd(module_httpd_factory, echo_backend):
+    return module_httpd_factory(mpm="event",
+                                extra=lambda h: client_extra(h, echo_backend.port))
 
 
 @pytest.fixture
 def site(client_httpd, devauth, request):
-    if not client_httpd.running():
-        pytest.fail("httpd is down\n" + client_httpd.log_tail())
-    _track(request, client_httpd)
-    return client_httpd
+    return serving(request, client_httpd)
 
 
 # ---------------------------------------------------------------------------

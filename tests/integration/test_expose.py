@@ -16,6 +16,7 @@ import requests
 import harness as H
 from harness import CALLBACK, COOKIE, STATE_PREFIX, cgi_env
 from backend_echo import EchoBackend
+from conftest import serving
 
 INFO = "/nomis-sso/info"
 
@@ -188,17 +189,9 @@ def echo_backend():
 
 
 @pytest.fixture(scope="module")
-def expose_httpd(devauth_server, echo_backend):
-    h = H.Httpd(devauth_server.auth_url, mpm="event")
-    try:
-        h.params["extra"] = expose_extra(h, echo_backend.port)
-        h.write_conf()
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    yield h
-    h.cleanup()
+def expose_httpd(module_httpd_factory, echo_backend):
+    return module_httpd_factory(mpm="event",
+                                extra=lambda h: expose_extra(h, echo_backend.port))
 
 
 @pytest.fixture(scope="module")
@@ -207,10 +200,8 @@ def logins_module(expose_httpd, devauth_server):
 
 
 @pytest.fixture
-def site(expose_httpd, devauth):
-    if not expose_httpd.running():
-        pytest.fail("expose httpd is down\n" + expose_httpd.log_tail())
-    return expose_httpd
+def site(expose_httpd, devauth, request):
+    return serving(request, expose_httpd)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ and after the fault is cleared the next sign-in works without restarting
 httpd. Redis killed and restarted is covered by test_shared_store.py.
 """
 
+import functools
 import http.client
 import re
 import threading
@@ -25,7 +26,7 @@ import requests
 
 import harness as H
 from harness import cgi_env
-from conftest import _track
+from conftest import serving
 
 TIMEOUT = 2            # NomisSSOHTTPTimeout of every httpd here (harness default)
 REFETCH = 1            # NomisSSOJWKSRefetchInterval (harness default)
@@ -177,51 +178,21 @@ ScriptAliasMatch "^/api/" "{d}/cgi-bin/env.cgi"
 """.format(moddir=H.MODDIR, d=h.dir, more=more)
 
 
-def make_httpd(auth_url, internal_url=None, mpm="event", mpm_conf=None, server_lines="",
-               start=True):
-    conf = H.nsso_directives(auth_url, internal_url=internal_url, extra=server_lines)
-    h = H.Httpd(auth_url, mpm=mpm, nsso_conf=conf, mpm_conf=mpm_conf)
-    try:
-        h.params["extra"] = faults_extra(h)
-        h.write_conf()
-        if start:
-            h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    return h
-
-
 @pytest.fixture(scope="module")
-def faults_httpd(devauth_server):
-    h = make_httpd(devauth_server.auth_url)
-    yield h
-    h.cleanup()
+def faults_httpd(module_httpd_factory):
+    return module_httpd_factory(mpm="event", extra=faults_extra)
 
 
 @pytest.fixture
 def site(faults_httpd, devauth, request):
-    if not faults_httpd.running():
-        pytest.fail("faults httpd is down\n" + faults_httpd.log_tail())
-    _track(request, faults_httpd)
-    return faults_httpd
+    return serving(request, faults_httpd)
 
 
 @pytest.fixture
-def own_httpd(devauth, request):
-    """make(**make_httpd options) -> a started httpd of the test's own."""
-    made = []
-
-    def make(**kw):
-        kw.setdefault("auth_url", devauth.auth_url)
-        h = make_httpd(**kw)
-        made.append(h)
-        _track(request, h)
-        return h
-
-    yield make
-    for h in made:
-        h.cleanup()
+def own_httpd(httpd_factory):
+    """make(**HttpdFactory options) -> a started httpd of the test's own,
+    with this module's site configuration."""
+    return functools.partial(httpd_factory, extra=faults_extra)
 
 
 # ---------------------------------------------------------------------------
@@ -470,7 +441,7 @@ def test_session_store_full(own_httpd, devauth):
     """NomisSSOSessionCacheEntries 16 and 40 sign-ins: no sign-in fails, the
     store warns 'session store full', the newest sessions work and the
     oldest are evicted (their browsers are sent to sign in again)."""
-    h = own_httpd(server_lines="NomisSSOSessionCacheEntries 16")
+    h = own_httpd(nsso_extra="NomisSSOSessionCacheEntries 16")
     mark = h.log_mark()
     browsers = []
     for i in range(40):
@@ -507,7 +478,7 @@ def test_session_entry_too_large(own_httpd, devauth):
     """NomisSSOSessionCacheEntrySize 1024 cannot hold a session with its
     tokens: the sign-in ends in a 500 and a log line naming the directive;
     the server goes on (bearer callers, public pages)."""
-    h = own_httpd(server_lines="NomisSSOSessionCacheEntrySize 1024")
+    h = own_httpd(nsso_extra="NomisSSOSessionCacheEntrySize 1024")
     mark = h.log_mark()
     for _ in range(3):
         b = H.Browser(h, devauth)

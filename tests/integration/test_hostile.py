@@ -39,7 +39,7 @@ import requests
 import harness as H
 from harness import cgi_env
 from backend_echo import EchoBackend
-from conftest import _track
+from conftest import serving
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAYLOADS = os.path.join(HERE, "payloads", "open_redirects.txt")
@@ -243,26 +243,14 @@ def echo_backend():
 
 
 @pytest.fixture(scope="module")
-def hostile_httpd(devauth_server, auth_proxy, echo_backend):
-    conf = H.nsso_directives(devauth_server.auth_url, internal_url=auth_proxy.auth_url)
-    h = H.Httpd(devauth_server.auth_url, mpm="event", nsso_conf=conf)
-    try:
-        h.params["extra"] = hostile_extra(h, echo_backend.port)
-        h.write_conf()
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    yield h
-    h.cleanup()
+def hostile_httpd(module_httpd_factory, auth_proxy, echo_backend):
+    return module_httpd_factory(mpm="event", internal_url=auth_proxy.auth_url,
+                                extra=lambda h: hostile_extra(h, echo_backend.port))
 
 
 @pytest.fixture
 def site(hostile_httpd, devauth, request):
-    if not hostile_httpd.running():
-        pytest.fail("hostile httpd is down\n" + hostile_httpd.log_tail())
-    _track(request, hostile_httpd)
-    return hostile_httpd
+    return serving(request, hostile_httpd)
 
 
 @pytest.fixture(scope="module")

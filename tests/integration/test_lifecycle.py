@@ -27,7 +27,7 @@ import requests
 
 import harness as H
 from harness import COOKIE, cgi_env
-from conftest import _track
+from conftest import _track, serving
 
 LIFETIME = 6          # devauth6 access token lifetime
 WINDOW = 4            # NomisSSORefreshBeforeExpiry
@@ -45,21 +45,6 @@ XHR = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json"}
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-def start_httpd(auth, nsso_extra="", extra=lambda h: "", **kw):
-    """A started httpd for `auth` with extra NomisSSO* lines and extra config
-    (a function of the Httpd, for paths inside its directory)."""
-    h = H.Httpd(auth.auth_url, nsso_conf=H.nsso_directives(auth.auth_url, extra=nsso_extra),
-                **kw)
-    h.params["extra"] = extra(h)
-    h.write_conf()
-    try:
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    return h
-
-
 def login(h, auth, user):
     b = H.Browser(h, auth)
     _, page = b.login(ENV, username=user)
@@ -170,39 +155,27 @@ Alias /nostore-off/ "{d}/htdocs/protected/"
 
 
 @pytest.fixture(scope="module")
-def main_httpd(devauth6):
-    h = start_httpd(devauth6, "\n".join([
+def main_httpd(module_httpd_factory, devauth6):
+    return module_httpd_factory(auth_url=devauth6.auth_url, nsso_extra="\n".join([
         "NomisSSOClockSkew 0",
         "NomisSSORefreshBeforeExpiry %d" % WINDOW,
         "NomisSSOInfoURI %s" % INFO,
         r"NomisSSORedirectURLsAllowed ^https://allowed\.example/",
     ]), extra=nostore_off_extra)
-    yield h
-    h.cleanup()
 
 
 @pytest.fixture
 def h(main_httpd, auth6, request):
-    if not main_httpd.running():
-        pytest.fail("httpd is down\n" + main_httpd.log_tail())
-    _track(request, main_httpd)
-    return main_httpd
+    return serving(request, main_httpd)
 
 
 @pytest.fixture
-def one_off(request):
-    """start(auth, nsso_extra, extra) -> an httpd removed after the test."""
-    made = []
-
-    def start(auth, nsso_extra="", extra=lambda h: "", **kw):
-        hh = start_httpd(auth, nsso_extra, extra, **kw)
-        made.append(hh)
-        _track(request, hh)
-        return hh
-
-    yield start
-    for hh in made:
-        hh.cleanup()
+def one_off(httpd_factory):
+    """start(auth, nsso_extra, extra) -> a started httpd for `auth` with extra
+    NomisSSO* lines and site configuration, removed after the test."""
+    def start(auth, nsso_extra="", extra="", **kw):
+        return httpd_factory(auth_url=auth.auth_url, nsso_extra=nsso_extra, extra=extra, **kw)
+    return start
 
 
 # ---------------------------------------------------------------------------
@@ -326,24 +299,19 @@ IDLE = 10
 
 
 @pytest.fixture(scope="module")
-def idle_site(devauth_server):
+def idle_site(module_httpd_factory, devauth_server):
     """An httpd with the shortest inactivity timeout, long-lived tokens, and
     a session signed in at start-up and left idle (so that its wait overlaps
     with the other tests of this section)."""
-    h = start_httpd(devauth_server, "NomisSSOSessionInactivityTimeout %d\n"
-                    "NomisSSOInfoURI %s" % (IDLE, INFO))
-    try:
-        b, _ = login(h, devauth_server, "NO_ROLES_USER")
-    except Exception:
-        h.cleanup()
-        raise
-    yield h, b, time.time()
-    h.cleanup()
+    h = module_httpd_factory(nsso_extra="NomisSSOSessionInactivityTimeout %d\n"
+                             "NomisSSOInfoURI %s" % (IDLE, INFO))
+    b, _ = login(h, devauth_server, "NO_ROLES_USER")
+    return h, b, time.time()
 
 
 @pytest.fixture
 def idle(idle_site, devauth, request):
-    _track(request, idle_site[0])
+    serving(request, idle_site[0])
     return idle_site
 
 
@@ -713,16 +681,13 @@ def verify_conf(url, interval=INTERVAL, policy=None):
 
 
 @pytest.fixture(scope="module")
-def verify_httpd(devauth_server):
-    h = start_httpd(devauth_server, verify_conf(devauth_server.auth_url, policy="fail-open"))
-    yield h
-    h.cleanup()
+def verify_httpd(module_httpd_factory, devauth_server):
+    return module_httpd_factory(nsso_extra=verify_conf(devauth_server.auth_url, policy="fail-open"))
 
 
 @pytest.fixture
 def hv(verify_httpd, devauth, request):
-    _track(request, verify_httpd)
-    return verify_httpd
+    return serving(request, verify_httpd)
 
 
 def test_revocation_ends_session_within_interval(hv, devauth):

@@ -33,7 +33,6 @@ import pytest
 import requests
 
 import harness as H
-from conftest import _track
 
 WRK = shutil.which("wrk")
 LOAD_SECONDS = int(os.environ.get("NSSO_LOAD_SECONDS") or 60)
@@ -188,19 +187,15 @@ LOAD_MPM = ("StartServers 2\nMinSpareThreads 100\nMaxSpareThreads 400\nThreadsPe
 
 
 @pytest.mark.parametrize("keepalive", [False, True], ids=["close", "keepalive"])
-def test_graceful_restarts_under_load(devauth, request, keepalive):
+def test_graceful_restarts_under_load(devauth, httpd_factory, keepalive):
     """Without keep-alive every connection gets its answer across the
     restarts: zero non-200 responses and zero socket errors. With keep-alive
     (half the duration) a request that crosses the old child's close of an
     idle connection is reset -- httpd's own race, the same without this
     module -- so there only read errors, at most one per connection and
     restart, are tolerated; responses must still all be 200."""
-    h = H.Httpd(devauth.auth_url, mpm="event", mpm_conf=LOAD_MPM, loglevel="warn",
-                keepalive=keepalive,
-                extra="MaxKeepAliveRequests 0\n" if keepalive else "")
-    _track(request, h)
-    request.addfinalizer(h.cleanup)
-    h.start()
+    h = httpd_factory(mpm="event", mpm_conf=LOAD_MPM, loglevel="warn", keepalive=keepalive,
+                      extra="MaxKeepAliveRequests 0\n" if keepalive else "")
     seconds = max(6, LOAD_SECONDS // 2) if keepalive else LOAD_SECONDS
     mark = h.log_mark()
     b = H.Browser(h, devauth)
@@ -267,7 +262,7 @@ def memory_kb(pid):
 
 
 @pytest.fixture
-def one_child(devauth, request):
+def one_child(httpd_factory):
     one = ("StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nMaxRequestWorkers 1\n"
            "ServerLimit 1\nMaxConnectionsPerChild 0\n")
     extra = """
@@ -278,16 +273,8 @@ Alias /bearer "{{dir}}/htdocs/protected"
 </Location>
 """
     # one worker: a client's idle keep-alive connection would hold it
-    h = H.Httpd(devauth.auth_url, mpm="prefork", mpm_conf=one, loglevel="warn",
-                keepalive=False)
-    h.params["extra"] = extra.replace("{{dir}}", h.dir)
-    h.write_conf()
-    _track(request, h)
-    try:
-        h.start()
-        yield h
-    finally:
-        h.cleanup()
+    return httpd_factory(mpm="prefork", mpm_conf=one, loglevel="warn", keepalive=False,
+                         extra=lambda h: extra.replace("{{dir}}", h.dir))
 
 
 def signins_beside(h, devauth, stop, counts):

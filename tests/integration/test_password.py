@@ -14,13 +14,9 @@ STATE_FIELD = re.compile(r'name="state" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def pw_httpd(devauth_server):
-    conf = H.nsso_directives(devauth_server.auth_url,
-                             extra="NomisSSOGrantType password\nNomisSSOPasswordAllowHTTP On")
-    h = H.Httpd(devauth_server.auth_url, nsso_conf=conf)
-    h.start()
-    yield h
-    h.cleanup()
+def pw_httpd(module_httpd_factory):
+    return module_httpd_factory(
+        nsso_extra="NomisSSOGrantType password\nNomisSSOPasswordAllowHTTP On")
 
 
 def _form(h, path="/protected/env?x=1"):

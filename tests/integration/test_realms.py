@@ -60,25 +60,19 @@ class Vhost:
         return self.h.log_since(mark)
 
 
-def two_vhosts(auth_a, auth_b, mpm_conf=None, extra_a="", extra_b=""):
-    """A started httpd whose two virtual hosts use auth_a and auth_b (same
-    passphrase and client id)."""
+def two_vhosts(make, auth_a, auth_b, mpm_conf=None, extra_a="", extra_b=""):
+    """A started httpd (from `make`, an HttpdFactory) whose two virtual hosts
+    use auth_a and auth_b (same passphrase and client id)."""
     pa, pb = H.free_port(), H.free_port()
-    # the main server (its port only answers the harness's start-up probe)
-    # is configured like A: the template protects /protected everywhere
-    h = H.Httpd(auth_a.auth_url, mpm_conf=mpm_conf)
     vhosts = ""
     for port, auth, extra in ((pa, auth_a, extra_a), (pb, auth_b, extra_b)):
         vhosts += "Listen 127.0.0.1:%d\n<VirtualHost 127.0.0.1:%d>\nServerName 127.0.0.1\n" \
                   "%s</VirtualHost>\n" % (port, port,
                                           H.nsso_directives(auth.auth_url, extra=extra))
-    h.params["extra"] = LOCATIONS.format(d=h.dir) + vhosts
-    h.write_conf()
-    try:
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
+    # the main server (its port only answers the harness's start-up probe)
+    # is configured like A: the template protects /protected everywhere
+    h = make(auth_url=auth_a.auth_url, mpm_conf=mpm_conf,
+             extra=lambda h: LOCATIONS.format(d=h.dir) + vhosts)
     return h, Vhost(h, pa), Vhost(h, pb)
 
 
@@ -90,13 +84,11 @@ def auth_b():
 
 
 @pytest.fixture
-def realms(private_devauth, auth_b, request):
+def realms(private_devauth, auth_b, httpd_factory, request):
     """(httpd, A, B, auth A, auth B): two realms in one single-child httpd."""
-    h, a, b = two_vhosts(private_devauth, auth_b, mpm_conf=ONE_CHILD)
-    _track(request, h)
+    h, a, b = two_vhosts(httpd_factory, private_devauth, auth_b, mpm_conf=ONE_CHILD)
     _track(request, auth_b)
-    yield h, a, b, private_devauth, auth_b
-    h.cleanup()
+    return h, a, b, private_devauth, auth_b
 
 
 def signed_in(site, auth):
@@ -180,57 +172,44 @@ def test_sign_in_state_of_a_does_not_complete_at_b(realms):
     assert auth_b.stats()["requests"]["token"] == before, "B exchanged A's code"
 
 
-def test_identical_virtual_hosts_share_sessions(private_devauth, request):
+def test_identical_virtual_hosts_share_sessions(private_devauth, httpd_factory):
     """Same auth server and settings: one realm, so no over-separation."""
-    h, a, b = two_vhosts(private_devauth, private_devauth)
-    _track(request, h)
-    try:
-        br = signed_in(a, private_devauth)
-        grants = private_devauth.stats()["grants"]["authorization_code"]
-        r = br.s.get(b.url("/protected/env"), allow_redirects=False, timeout=15,
-                     headers={"Accept": "text/html"})
-        assert r.status_code == 200 and "REMOTE_USER=ALLOC_SPO" in r.text, \
-            b.explain(r, "same realm, yet B did not take A's session")
-        assert private_devauth.stats()["grants"]["authorization_code"] == grants
-        tok = private_devauth.mint(username="ALLOC_SPO")["access_token"]
-        assert api(a, tok).status_code == 200
-        assert api(b, tok).status_code == 200
-    finally:
-        h.cleanup()
+    h, a, b = two_vhosts(httpd_factory, private_devauth, private_devauth)
+    br = signed_in(a, private_devauth)
+    grants = private_devauth.stats()["grants"]["authorization_code"]
+    r = br.s.get(b.url("/protected/env"), allow_redirects=False, timeout=15,
+                 headers={"Accept": "text/html"})
+    assert r.status_code == 200 and "REMOTE_USER=ALLOC_SPO" in r.text, \
+        b.explain(r, "same realm, yet B did not take A's session")
+    assert private_devauth.stats()["grants"]["authorization_code"] == grants
+    tok = private_devauth.mint(username="ALLOC_SPO")["access_token"]
+    assert api(a, tok).status_code == 200
+    assert api(b, tok).status_code == 200
 
 
 def test_a_virtual_host_differing_only_in_algorithms_is_another_realm(private_devauth,
-                                                                      request):
+                                                                      httpd_factory):
     """Same auth server, one more allowed algorithm: another realm."""
-    h, a, b = two_vhosts(private_devauth, private_devauth,
+    h, a, b = two_vhosts(httpd_factory, private_devauth, private_devauth,
                          extra_b="NomisSSOTokenAlgorithms RS256 PS256")
-    _track(request, h)
-    try:
-        br = signed_in(a, private_devauth)
-        r = br.s.get(b.url("/protected/env"), allow_redirects=False, timeout=15,
-                     headers={"Accept": "text/html"})
-        assert_sign_in_started(b, private_devauth, r, "B shared a session across realms")
-    finally:
-        h.cleanup()
+    br = signed_in(a, private_devauth)
+    r = br.s.get(b.url("/protected/env"), allow_redirects=False, timeout=15,
+                 headers={"Accept": "text/html"})
+    assert_sign_in_started(b, private_devauth, r, "B shared a session across realms")
 
 
 # ---------------------------------------------------------------------------
 # two realms sharing one redis store (two httpd processes)
 # ---------------------------------------------------------------------------
-def redis_host(auth, engine, extra=""):
+def redis_host(make, auth, engine, extra=""):
+    """A started httpd (from `make`, an HttpdFactory) keeping its sessions in
+    the redis `engine`."""
     load = "LoadModule socache_redis_module %s/mod_socache_redis.so\nRedisTimeout 2\n" \
            % H.MODDIR
     conf = H.nsso_directives(auth.auth_url, extra="NomisSSOSessionStore "
                              "socache:redis:127.0.0.1:%d\n%s" % (engine.port, extra))
-    h = H.Httpd(auth.auth_url, nsso_conf=load + conf)
-    h.params["extra"] = LOCATIONS.format(d=h.dir)
-    h.write_conf()
-    try:
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    return h
+    return make(auth_url=auth.auth_url, nsso_conf=load + conf,
+                extra=lambda h: LOCATIONS.format(d=h.dir))
 
 
 @pytest.fixture
@@ -241,81 +220,67 @@ def redis_engine():
     engine.stop()
 
 
-def test_shared_store_keeps_realms_apart(redis_engine, private_devauth, auth_b, request):
-    made = []
-    try:
-        a = redis_host(private_devauth, redis_engine)
-        made.append(a)
-        b = redis_host(auth_b, redis_engine)
-        made.append(b)
-        for h in made:
-            _track(request, h)
-        # a bearer token A accepted is in the shared cache; B's process never
-        # saw it, so only the shared store could answer for it
-        tok = private_devauth.mint(username="ALLOC_SPO")["access_token"]
-        r = api(a, tok)
-        assert r.status_code == 200, a.explain(r)
-        assert redis_engine.redis("KEYS", "*"), "nothing cached in redis"
-        assert_invalid_token(b, api(b, tok), "B accepted a token from the shared cache")
-        # a session A made is in the shared store too
-        br = signed_in(a, private_devauth)
-        r = br.s.get(b.url("/protected/env"), allow_redirects=False, timeout=15,
-                     headers={"Accept": "text/html"})
-        assert_sign_in_started(b, auth_b, r, "B accepted A's session from redis")
-    finally:
-        for h in made:
-            h.cleanup()
+def test_shared_store_keeps_realms_apart(redis_engine, private_devauth, auth_b,
+                                         httpd_factory):
+    a = redis_host(httpd_factory, private_devauth, redis_engine)
+    b = redis_host(httpd_factory, auth_b, redis_engine)
+    # a bearer token A accepted is in the shared cache; B's process never
+    # saw it, so only the shared store could answer for it
+    tok = private_devauth.mint(username="ALLOC_SPO")["access_token"]
+    r = api(a, tok)
+    assert r.status_code == 200, a.explain(r)
+    assert redis_engine.redis("KEYS", "*"), "nothing cached in redis"
+    assert_invalid_token(b, api(b, tok), "B accepted a token from the shared cache")
+    # a session A made is in the shared store too
+    br = signed_in(a, private_devauth)
+    r = br.s.get(b.url("/protected/env"), allow_redirects=False, timeout=15,
+                 headers={"Accept": "text/html"})
+    assert_sign_in_started(b, auth_b, r, "B accepted A's session from redis")
 
 
 def test_value_replayed_after_its_sealed_expiry_is_refused(redis_engine, private_devauth,
-                                                           request):
+                                                           httpd_factory):
     """Whoever controls redis keeps a session's values and writes them back
     after they expired (redis dropped them): they are refused by the store
     itself, from the expiry sealed into them, before the session's own
     timeouts are looked at."""
-    h = redis_host(private_devauth, redis_engine, "NomisSSOSessionInactivityTimeout 10")
-    _track(request, h)
-    try:
-        br = signed_in(h, private_devauth)
-        # the session's value is the one redis drops after the idle timeout
-        # (the spent-state marker lives longer)
-        saved = {k: redis_engine.redis("GET", k) for k in redis_engine.redis("KEYS", "*")
-                 if 0 < int(redis_engine.redis("TTL", k)) <= 10}
-        assert len(saved) == 1, "expected one session value in redis"
-        deadline = time.monotonic() + 20
-        while any(redis_engine.redis("EXISTS", k) != b"0" for k in saved) \
-                and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert all(redis_engine.redis("EXISTS", k) == b"0" for k in saved), \
-            "redis kept the session past its TTL"
-        time.sleep(2)  # redis's TTL is in whole seconds, rounded down
-        for k, v in saved.items():
-            redis_engine.redis("SET", k, v)  # no TTL: redis would keep it forever
-        mark = h.log_mark()
-        r = br.get("/protected/env")
-        assert_sign_in_started(h, private_devauth, r, "a replayed expired session accepted")
-        log = h.log_since(mark)
-        assert "past the expiry sealed into it" in log, h.log_tail()
-        assert "idle longer than" not in log, "the replayed record reached the session checks"
-    finally:
-        h.cleanup()
+    h = redis_host(httpd_factory, private_devauth, redis_engine,
+                   "NomisSSOSessionInactivityTimeout 10")
+    br = signed_in(h, private_devauth)
+    # the session's value is the one redis drops after the idle timeout
+    # (the spent-state marker lives longer)
+    saved = {k: redis_engine.redis("GET", k) for k in redis_engine.redis("KEYS", "*")
+             if 0 < int(redis_engine.redis("TTL", k)) <= 10}
+    assert len(saved) == 1, "expected one session value in redis"
+    deadline = time.monotonic() + 20
+    while any(redis_engine.redis("EXISTS", k) != b"0" for k in saved) \
+            and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert all(redis_engine.redis("EXISTS", k) == b"0" for k in saved), \
+        "redis kept the session past its TTL"
+    time.sleep(2)  # redis's TTL is in whole seconds, rounded down
+    for k, v in saved.items():
+        redis_engine.redis("SET", k, v)  # no TTL: redis would keep it forever
+    mark = h.log_mark()
+    r = br.get("/protected/env")
+    assert_sign_in_started(h, private_devauth, r, "a replayed expired session accepted")
+    log = h.log_since(mark)
+    assert "past the expiry sealed into it" in log, h.log_tail()
+    assert "idle longer than" not in log, "the replayed record reached the session checks"
 
 
-def test_value_within_its_sealed_expiry_still_opens(redis_engine, private_devauth, request):
+def test_value_within_its_sealed_expiry_still_opens(redis_engine, private_devauth,
+                                                    httpd_factory):
     """The control: a value written back before its expiry is accepted (this
     is what the shared engine's operator can still do)."""
-    h = redis_host(private_devauth, redis_engine)
-    _track(request, h)
-    try:
-        br = signed_in(h, private_devauth)
-        saved = {k: redis_engine.redis("GET", k) for k in redis_engine.redis("KEYS", "*")}
-        redis_engine.redis("FLUSHALL")
-        for k, v in saved.items():
-            redis_engine.redis("SET", k, v)
-        r = br.get("/protected/env")
-        assert r.status_code == 200 and "REMOTE_USER=ALLOC_SPO" in r.text, h.explain(r)
-    finally:
-        h.cleanup()
+    h = redis_host(httpd_factory, private_devauth, redis_engine)
+    br = signed_in(h, private_devauth)
+    saved = {k: redis_engine.redis("GET", k) for k in redis_engine.redis("KEYS", "*")}
+    redis_engine.redis("FLUSHALL")
+    for k, v in saved.items():
+        redis_engine.redis("SET", k, v)
+    r = br.get("/protected/env")
+    assert r.status_code == 200 and "REMOTE_USER=ALLOC_SPO" in r.text, h.explain(r)
 
 
 def test_passphrase_rotation_keeps_sessions_and_sign_ins(httpd_factory, devauth):

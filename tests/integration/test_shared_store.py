@@ -82,7 +82,8 @@ def _need(path, what):
         pytest.fail("%s not installed (%s): tools/deps installs it" % (what, path))
 
 
-def _hosts(devauth, engine, count=2):
+def _hosts(make, devauth, engine, count=2):
+    """`count` started httpds (from `make`, an HttpdFactory) sharing `engine`."""
     if engine.kind == "redis":
         load = "LoadModule socache_redis_module %s/mod_socache_redis.so\n" \
                "RedisTimeout 2\n" % H.MODDIR
@@ -92,26 +93,21 @@ def _hosts(devauth, engine, count=2):
         spec = "socache:memcache:127.0.0.1:%d" % engine.port
     conf = H.nsso_directives(devauth.auth_url, extra="NomisSSOSessionStore %s\n"
                              "NomisSSOInfoURI /nomis-sso/info" % spec)
-    hosts = []
-    for _ in range(count):
-        h = H.Httpd(devauth.auth_url, nsso_conf=load + conf)
-        hosts.append(h)
-        h.start()
-    return hosts
+    return [make(nsso_conf=load + conf) for _ in range(count)]
 
 
 @pytest.fixture(params=["redis", "memcache"])
-def cluster(request, devauth):
+def store_engine(request):
     _need(REDIS if request.param == "redis" else MEMCACHED, request.param)
     engine = Engine(request.param).start()
-    hosts = []
-    try:
-        hosts = _hosts(devauth, engine)
-        yield engine, hosts
-    finally:
-        for h in hosts:
-            h.cleanup()
-        engine.stop()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def cluster(store_engine, httpd_factory, devauth):
+    """(engine, [httpd A, httpd B]); the httpds stop before the engine."""
+    return store_engine, _hosts(httpd_factory, devauth, store_engine)
 
 
 def _login(host, devauth):

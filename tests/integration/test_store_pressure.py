@@ -19,7 +19,7 @@ import pytest
 
 import harness as H
 from harness import CALLBACK, STATE_PREFIX, cgi_env
-from conftest import _track
+from conftest import serving
 
 NAV = "text/html,application/xhtml+xml,*/*;q=0.8"
 PAGE = "/protected/page.html"
@@ -39,42 +39,19 @@ ScriptAliasMatch "^/api/" "{d}/cgi-bin/env.cgi"
 """
 
 
-def start(devauth, request, server_lines=""):
-    h = H.Httpd(devauth.auth_url,
-                nsso_conf=H.nsso_directives(devauth.auth_url, extra=server_lines))
-    h.params["extra"] = BEARER_EXTRA.format(d=h.dir)
-    h.write_conf()
-    _track(request, h)
-    try:
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    return h
+def bearer_extra(h):
+    return BEARER_EXTRA.format(d=h.dir)
 
 
 @pytest.fixture(scope="module")
-def small_httpd(devauth_server):
-    h = H.Httpd(devauth_server.auth_url,
-                nsso_conf=H.nsso_directives(devauth_server.auth_url,
-                                            extra="NomisSSOSessionCacheEntries %d" % SMALL))
-    h.params["extra"] = BEARER_EXTRA.format(d=h.dir)
-    h.write_conf()
-    try:
-        h.start()
-    except Exception:
-        h.cleanup()
-        raise
-    yield h
-    h.cleanup()
+def small_httpd(module_httpd_factory):
+    return module_httpd_factory(nsso_extra="NomisSSOSessionCacheEntries %d" % SMALL,
+                                extra=bearer_extra)
 
 
 @pytest.fixture
 def small(small_httpd, devauth, request):
-    if not small_httpd.running():
-        pytest.fail("httpd is down\n" + small_httpd.log_tail())
-    _track(request, small_httpd)
-    return small_httpd
+    return serving(request, small_httpd)
 
 
 # ---------------------------------------------------------------------------
@@ -228,21 +205,18 @@ def test_bearer_flood_does_not_evict_sessions(small, devauth):
     still_signed_in(small, browsers)
 
 
-def test_ten_thousand_abandoned_sign_ins_at_default_size(devauth, request):
+def test_ten_thousand_abandoned_sign_ins_at_default_size(devauth, httpd_factory):
     """10,000 abandoned sign-ins at the default size (10,000 entries) with
     five users signed in before them: every one of them stays signed in."""
-    h = start(devauth, request)
-    try:
-        browsers = sign_in(h, devauth, USERS)
-        t0 = time.monotonic()
-        counts = abandon_many(h, MANY)
-        took = time.monotonic() - t0
-        H.debug("%d abandoned sign-ins in %.1f s" % (MANY, took))
-        assert counts == {403: MANY}, counts
-        still_signed_in(h, browsers)
-        assert took < 60, "%d abandoned sign-ins took %.1f s" % (MANY, took)
-    finally:
-        h.cleanup()
+    h = httpd_factory(nsso_extra="", extra=bearer_extra)
+    browsers = sign_in(h, devauth, USERS)
+    t0 = time.monotonic()
+    counts = abandon_many(h, MANY)
+    took = time.monotonic() - t0
+    H.debug("%d abandoned sign-ins in %.1f s" % (MANY, took))
+    assert counts == {403: MANY}, counts
+    still_signed_in(h, browsers)
+    assert took < 60, "%d abandoned sign-ins took %.1f s" % (MANY, took)
 
 
 # ---------------------------------------------------------------------------
@@ -253,29 +227,26 @@ EVICTION_LINE = re.compile(r"session store full: (\d+) live session\(s\) evicted
                            r"was created, 16 entries\); raise NomisSSOSessionCacheEntries")
 
 
-def test_session_evictions_counted_and_rate_limited(devauth, request):
+def test_session_evictions_counted_and_rate_limited(devauth, httpd_factory):
     """30 sign-ins into a 16-entry store: the oldest sessions go (only
     sessions evict sessions), and the warning comes at most once a minute
     per process, with the number evicted and the store's total."""
-    h = start(devauth, request, "NomisSSOSessionCacheEntries 16")
-    try:
-        mark = h.log_mark()
-        browsers = []
-        for i in range(30):
-            b = H.Browser(h, devauth)
-            cb = b.callback(b.authorize(b.begin(PAGE + "?n=%d" % i)))
-            assert cb.status_code == 302, h.explain(cb, "sign-in %d" % i)
-            browsers.append(b)
-        for b in browsers[-8:]:
-            assert b.get(ENV).status_code == 200
-        evicted = sum(1 for b in browsers[:14] if b.get(ENV).status_code == 302)
-        assert evicted >= 10, "old sessions not evicted"
-        log = h.log_since(mark)
-        lines = EVICTION_LINE.findall(log)
-        assert lines, log[-3000:]
-        # one line per process that evicted (at most four children)
-        assert len(lines) <= 4, lines
-        assert all(int(n) >= 1 and int(total) >= int(n) for n, total in lines), lines
-        assert log.count("session store full") == len(lines)
-    finally:
-        h.cleanup()
+    h = httpd_factory(nsso_extra="NomisSSOSessionCacheEntries 16", extra=bearer_extra)
+    mark = h.log_mark()
+    browsers = []
+    for i in range(30):
+        b = H.Browser(h, devauth)
+        cb = b.callback(b.authorize(b.begin(PAGE + "?n=%d" % i)))
+        assert cb.status_code == 302, h.explain(cb, "sign-in %d" % i)
+        browsers.append(b)
+    for b in browsers[-8:]:
+        assert b.get(ENV).status_code == 200
+    evicted = sum(1 for b in browsers[:14] if b.get(ENV).status_code == 302)
+    assert evicted >= 10, "old sessions not evicted"
+    log = h.log_since(mark)
+    lines = EVICTION_LINE.findall(log)
+    assert lines, log[-3000:]
+    # one line per process that evicted (at most four children)
+    assert len(lines) <= 4, lines
+    assert all(int(n) >= 1 and int(total) >= int(n) for n, total in lines), lines
+    assert log.count("session store full") == len(lines)
