@@ -94,6 +94,8 @@ void nsso_clear_cookie(request_rec *r, const nsso_srv_conf *c, const char *name)
 
 void nsso_no_store(request_rec *r)
 {
+    /* an error answer swaps err_headers_out into headers_out: once only */
+    apr_table_unset(r->headers_out, "Cache-Control");
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
 }
 
@@ -211,6 +213,9 @@ int nsso_store_down_status(request_rec *r)
         return HTTP_SERVICE_UNAVAILABLE; /* httpd serves the ErrorDocument */
     }
     nsso_page_headers(r, 0);
+    /* httpd labels a custom response iso-8859-1 unless told not to; the
+     * page's own <meta charset> then says utf-8 */
+    apr_table_setn(r->subprocess_env, "suppress-error-charset", "1");
     ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
                        nsso_page_html(r->pool, STORE_DOWN_TITLE,
                                       apr_pstrcat(r->pool,
