@@ -150,18 +150,19 @@ static int fresh(const health_result *res)
 static const char *current(request_rec *r, const nsso_srv_conf *c, int *status)
 {
     health_result *res, tmp = { 0, 0, NULL };
+    const void *server = c; /* the key: this server's configuration */
     const char *text;
 
 #if APR_HAS_THREADS
     if (results_mutex)
         apr_thread_mutex_lock(results_mutex);
 #endif
-    res = results ? apr_hash_get(results, &c, sizeof(c)) : NULL;
+    res = results ? apr_hash_get(results, &server, sizeof(server)) : NULL;
     if (!res && results) {
-        const nsso_srv_conf **k = apr_palloc(results_pool, sizeof(*k));
-        *k = c;
+        const void **k = apr_palloc(results_pool, sizeof(server));
+        *k = server;
         res = apr_pcalloc(results_pool, sizeof(*res));
-        apr_hash_set(results, k, sizeof(*k), res);
+        apr_hash_set(results, k, sizeof(server), res);
     }
     if (!res)
         res = &tmp; /* no child cache (not initialised): probe, keep nothing */
