@@ -6,6 +6,7 @@
 #include "bearer.h"
 #include "expose.h"
 #include "handlers.h"
+#include "health.h"
 #include "password.h"
 #include "runtime.h"
 
@@ -28,6 +29,8 @@ static void nsso_register_hooks(apr_pool_t *p)
     ap_hook_post_config(nsso_password_post_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_child_init(nsso_runtime_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_bearer_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(nsso_health_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(nsso_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(nsso_quick_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_authn(nsso_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);

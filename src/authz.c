@@ -11,22 +11,28 @@
  * RequireAny and `Require not`. A denial is remembered in r->notes; when
  * mod_authz_core then answers (401 by default for a known user), the error
  * filter below replaces that answer with NomisSSOUnauthzAction's: a short
- * 403 page naming the user and what was required, a 401, or a redirect. */
+ * 403 page naming the user and what was required in words (with sign-out
+ * links and a request id), a 401, or a redirect; or, when the sysadmin set
+ * an ErrorDocument for that 403 or 401, their page instead. */
 #include "authz.h"
 #include "config.h"
 #include "request.h"
 #include "respond.h"
 #include "identity.h"
 #include "bearer.h"
+#include "util.h"
 
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_core.h>
 #include <mod_auth.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <util_filter.h>
 
-#define DENIED_NOTE "nomis-sso-denied"
+#define DENIED_NOTE "nomis-sso-denied"          /* the Require line, for logs */
+#define WORDS_NOTE "nomis-sso-denied-words"     /* the same in words, for the page */
+#define DOC_NOTE "nomis-sso-denied-doc"         /* the sysadmin's page ("": none) */
 #define ERROR_FILTER "NOMIS_SSO_DENIED"
 
 typedef enum { MATCH_ROLE, MATCH_USER, MATCH_AUTH_SOURCE, MATCH_SCOPE,
@@ -104,6 +110,29 @@ static int session_matches(const nsso_session_t *s, const require_spec *spec)
     return 0;
 }
 
+/* What a requirement asks for, in words for the denial page (no directive
+ * syntax): "needs one of these roles: Alloc mgr, Pom". */
+static const char *requirement_words(apr_pool_t *p, const require_spec *spec)
+{
+    static const char *const lead[] = {
+        [MATCH_ROLE] = "needs one of these roles: ",
+        [MATCH_USER] = "is only for these users: ",
+        [MATCH_AUTH_SOURCE] = "needs an account from one of: ",
+        [MATCH_SCOPE] = "needs one of these kinds of access: ",
+        [MATCH_CASELOAD] = "needs one of these active caseloads: ",
+        [MATCH_CLIENT] = "is only for these services: ",
+    };
+    const char *out = lead[spec->kind];
+    int i;
+
+    for (i = 0; i < spec->values->nelts; i++) {
+        const char *v = APR_ARRAY_IDX(spec->values, i, const char *);
+        out = apr_pstrcat(p, out, i ? ", " : "",
+                          spec->kind == MATCH_ROLE ? nsso_role_words(p, v) : v, NULL);
+    }
+    return out;
+}
+
 static authz_status check(request_rec *r, const char *line, const void *parsed)
 {
     const require_spec *spec = parsed;
@@ -136,6 +165,7 @@ static authz_status check(request_rec *r, const char *line, const void *parsed)
                       spec->provider, line, s->user);
     apr_table_setn(r->notes, DENIED_NOTE,
                    apr_pstrcat(r->pool, "Require ", spec->provider, " ", line, NULL));
+    apr_table_setn(r->notes, WORDS_NOTE, requirement_words(r->pool, spec));
     return AUTHZ_DENIED;
 }
 
@@ -148,21 +178,102 @@ static const authz_provider client_provider = { check, parse_client };
 
 /* ---- the answer to a denial ------------------------------------------------- */
 
-static apr_status_t denied_page(ap_filter_t *f, const nsso_session_t *s, const char *what)
+/* The links out of a denial: sign out, or sign out and come back here to
+ * sign in as someone else. */
+static const char *denied_links(request_rec *r)
+{
+    const char *logout = nsso_conf_logout_uri(nsso_srv(r->server));
+    const char *again = apr_pstrcat(r->pool, logout, "?return=",
+                                    nsso_url_encode(r->pool, r->unparsed_uri), NULL);
+
+    return apr_pstrcat(r->pool, "<p class=\"nsso-links\"><a id=\"nsso-sign-out\" href=\"",
+                       ap_escape_html(r->pool, logout), "\">Sign out</a>\n"
+                       "<a id=\"nsso-switch-user\" href=\"", ap_escape_html(r->pool, again),
+                       "\">Sign in as someone else</a></p>\n", NULL);
+}
+
+static apr_status_t denied_page(ap_filter_t *f, const nsso_session_t *s, const char *words)
 {
     request_rec *r = f->r;
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     const char *name = s->name ? s->name : s->user;
 
     apr_brigade_puts(bb, NULL, NULL, nsso_page_html(r->pool, "Access denied",
-        apr_pstrcat(r->pool, "<h1>Access denied</h1>\n"
+        apr_pstrcat(r->pool, "<h1>You do not have access to this page</h1>\n"
             "<p>You are signed in as <strong>", ap_escape_html(r->pool, name), "</strong> (",
-            ap_escape_html(r->pool, s->user), "), but this page needs something your "
-            "account does not have: <code>",
-            ap_escape_html(r->pool, what ? what : "this page's Require rules"), "</code>.</p>\n"
-            "<p>Ask your local system administrator for the role you need.</p>\n", NULL)));
+            ap_escape_html(r->pool, s->user), "), but this page ",
+            ap_escape_html(r->pool, words ? words : "needs access your account does not have"),
+            ".</p>\n<p>Ask your local system administrator if you need access.</p>\n",
+            denied_links(r), nsso_page_reference(r), NULL)));
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
     return ap_pass_brigade(f->next, bb);
+}
+
+/* The sysadmin's ErrorDocument doc for status, served on this response as
+ * ap_die would: quoted text, a page of this site (a sub-request into the
+ * rest of the filter chain) or a redirect to a full URL. */
+static apr_status_t sysadmin_page(ap_filter_t *f, int status, const char *doc)
+{
+    request_rec *r = f->r;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+
+    r->status = status;
+    nsso_no_store(r);
+    if (doc[0] == '"') {
+        apr_brigade_puts(bb, NULL, NULL, doc + 1);
+    } else if (doc[0] == '/') {
+        request_rec *rr = ap_sub_req_lookup_uri(doc, r, f->next);
+        if (rr->status == HTTP_OK) {
+            if (rr->content_type)
+                ap_set_content_type(r, rr->content_type);
+            if (!r->header_only)
+                ap_run_sub_req(rr);
+        } else {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(1521) "ErrorDocument %d %s "
+                          "cannot be served (%d): the answer has no body", status, doc,
+                          rr->status);
+        }
+        ap_destroy_sub_req(rr);
+    } else {
+        r->status = HTTP_MOVED_TEMPORARILY;
+        apr_table_setn(r->headers_out, "Location", doc);
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* The status NomisSSOUnauthzAction answers a denial with (302, 401 or 403). */
+static int denial_status(const nsso_dir_conf *d)
+{
+    if (d->unauthz_status == HTTP_MOVED_TEMPORARILY || d->unauthz_status == HTTP_UNAUTHORIZED)
+        return d->unauthz_status;
+    return HTTP_FORBIDDEN;
+}
+
+/* The sysadmin's ErrorDocument for the denial's status, or NULL: as noted
+ * before mod_authz_core answered (nsso_authz_note_failure), else now. */
+static const char *denial_doc(request_rec *r, int status)
+{
+    const char *doc = apr_table_get(r->notes, DOC_NOTE);
+
+    if (!doc)
+        return nsso_sysadmin_page(r, status);
+    return *doc ? doc : NULL;
+}
+
+void nsso_authz_note_failure(request_rec *r)
+{
+    int status = denial_status(nsso_dir(r));
+    const char *doc;
+
+    if (!r->user || !*r->user || !nsso_request_session(r) || status == HTTP_MOVED_TEMPORARILY)
+        return;
+    doc = nsso_sysadmin_page(r, status);
+    apr_table_setn(r->notes, DOC_NOTE, doc ? doc : "");
+    /* mod_authz_core answers 401 next: ap_die must not send the sysadmin's
+     * 401 page for it, as the error filter answers with the denial's status
+     * (and the sysadmin's page for that) */
+    ap_custom_response(r, HTTP_UNAUTHORIZED, "Access denied");
 }
 
 /* Runs on mod_authz_core's error response for a denied, signed-in user:
@@ -172,6 +283,8 @@ static apr_status_t denied_filter(ap_filter_t *f, apr_bucket_brigade *in)
     request_rec *r = f->r;
     const nsso_dir_conf *d = nsso_dir(r);
     const nsso_session_t *s = nsso_request_session(r);
+    const char *doc;
+    int status;
 
     apr_brigade_cleanup(in);
     if (f->ctx)
@@ -184,15 +297,17 @@ static apr_status_t denied_filter(ap_filter_t *f, apr_bucket_brigade *in)
                               "The access token does not grant this resource");
     apr_table_unset(r->headers_out, "Content-Length");
     r->status_line = NULL;
-    if (d->unauthz_status == HTTP_MOVED_TEMPORARILY) {
-        r->status = HTTP_MOVED_TEMPORARILY;
-        apr_table_setn(r->err_headers_out, "Location", d->unauthz_url);
-    } else {
-        r->status = d->unauthz_status == HTTP_UNAUTHORIZED ? HTTP_UNAUTHORIZED
-                                                           : HTTP_FORBIDDEN;
+    status = denial_status(d);
+    if (status != HTTP_MOVED_TEMPORARILY) {
+        nsso_page_log_refusal(r, status, "Access denied");
+        if ((doc = denial_doc(r, status)))
+            return sysadmin_page(f, status, doc);
     }
+    r->status = status;
+    if (status == HTTP_MOVED_TEMPORARILY)
+        apr_table_setn(r->err_headers_out, "Location", d->unauthz_url);
     nsso_page_headers(r, 0);
-    return denied_page(f, s, apr_table_get(r->notes, DENIED_NOTE));
+    return denied_page(f, s, apr_table_get(r->notes, WORDS_NOTE));
 }
 
 /* A signed-in user refused by authorization: mod_authz_core answers 401

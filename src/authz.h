@@ -12,4 +12,9 @@ void nsso_authz_register(apr_pool_t *p);
  * into NomisSSOUnauthzAction's answer (403 page by default). */
 void nsso_authz_insert_error_filter(request_rec *r);
 
+/* note_auth_failure for a signed-in user mod_authz_core is about to refuse:
+ * remembers the sysadmin's ErrorDocument for the denial's status and keeps
+ * httpd from serving its 401 one instead (the error filter answers). */
+void nsso_authz_note_failure(request_rec *r);
+
 #endif

@@ -5,6 +5,7 @@
  * URLs to their endpoint: the callback (signin.c), the password form
  * (password.c), sign-out (logout.c) and the session-info endpoint (info.c). */
 #include "handlers.h"
+#include "authz.h"
 #include "bearer.h"
 #include "expose.h"
 #include "info.h"
@@ -107,6 +108,9 @@ int nsso_check_authn(request_rec *r)
 
 int nsso_note_auth_failure(request_rec *r, const char *auth_type)
 {
+    if (!strcasecmp(auth_type, NSSO_BEARER_AUTH_TYPE)
+        || !strcasecmp(auth_type, NSSO_AUTH_TYPE))
+        nsso_authz_note_failure(r); /* a signed-in user refused: whose page */
     if (!strcasecmp(auth_type, NSSO_BEARER_AUTH_TYPE)) {
         nsso_bearer_challenge(r, "insufficient_scope",
                               "The access token does not grant this resource");

@@ -17,6 +17,17 @@ const char *nsso_role_bare(const char *role)
     return strncmp(role, NSSO_ROLE_PREFIX, n) ? role : role + n;
 }
 
+char *nsso_role_words(apr_pool_t *p, const char *role)
+{
+    const char *bare = nsso_role_bare(role);
+    char *w = apr_pstrdup(p, *bare ? bare : role), *c;
+
+    for (c = w; *c; c++)
+        *c = *c == '_' ? ' ' : (char)apr_tolower(*c);
+    *w = (char)apr_toupper(*w);
+    return w;
+}
+
 int nsso_roles_any(const apr_array_header_t *have, const apr_array_header_t *want)
 {
     int i, j;

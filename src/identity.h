@@ -14,6 +14,10 @@
 /* A role name without its ROLE_ prefix (the same pointer, advanced). */
 const char *nsso_role_bare(const char *role);
 
+/* A role as words for a page: ROLE_ALLOC_MGR -> "Alloc mgr" (no prefix,
+ * underscores as spaces, lower case, first letter capital). */
+char *nsso_role_words(apr_pool_t *p, const char *role);
+
 /* 1 if any role in want (bare or prefixed) is held in have (as issued).
  * Case-sensitive, as HMPPS Auth issues them. */
 int nsso_roles_any(const apr_array_header_t *have, const apr_array_header_t *want);

@@ -1,8 +1,10 @@
 /* request.c - the module's per-request state (see request.h). */
 #include "request.h"
 #include "cookie.h"
+#include "util.h"
 
 #include <http_config.h>
+#include <apr_strings.h>
 
 nsso_req *nsso_req_of(request_rec *r)
 {
@@ -35,4 +37,24 @@ const apr_array_header_t *nsso_req_cookies(request_rec *r)
         q->cookie_header = header;
     }
     return q->cookies;
+}
+
+const char *nsso_request_id(request_rec *r)
+{
+    nsso_req *q = nsso_req_of(r);
+    const char *u;
+    unsigned char b[6];
+
+    if (q->request_id)
+        return q->request_id;
+    u = apr_table_get(r->subprocess_env, "UNIQUE_ID");
+    if (!u && r->prev) /* an ErrorDocument's request: the original's */
+        u = apr_table_get(r->prev->subprocess_env, "UNIQUE_ID");
+    if (u && *u)
+        q->request_id = apr_pstrndup(r->pool, u, 64);
+    else if (apr_generate_random_bytes(b, sizeof(b)) == APR_SUCCESS)
+        q->request_id = nsso_b64url_encode(r->pool, b, sizeof(b));
+    else /* no randomness: the time still narrows the search */
+        q->request_id = apr_psprintf(r->pool, "t%" APR_TIME_T_FMT, r->request_time);
+    return q->request_id;
 }

@@ -35,6 +35,9 @@ typedef struct {
 
     /* what check_authn decided */
     const nsso_session_t *session;
+
+    /* the id a refusal page shows and logs (nsso_request_id) */
+    const char *request_id;
 } nsso_req;
 
 /* This request's state (made zeroed on first use). */
@@ -48,5 +51,9 @@ const nsso_session_t *nsso_request_session(const request_rec *r);
 /* The request's cookies, parsed once per request (again only when another
  * module has replaced the Cookie header since). Never NULL. */
 const apr_array_header_t *nsso_req_cookies(request_rec *r);
+
+/* The id the service desk can quote: UNIQUE_ID (mod_unique_id) when set,
+ * else 8 random base64url characters made once per request. */
+const char *nsso_request_id(request_rec *r);
 
 #endif

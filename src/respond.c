@@ -4,12 +4,18 @@
  * the right flags (the only writer of cookies; reading is cookie.c's),
  * Cache-Control: no-store, and the one renderer of every HTML page the
  * module writes (error pages, the store-down page, the denial page, the
- * sign-out confirmation, the password form): same headers, same skeleton. */
+ * sign-out confirmation, the password form): same headers, same skeleton,
+ * an HMPPS service look. A refusal (an error status, no form) gives way to
+ * the sysadmin's ErrorDocument for its status, as httpd's own refusals do;
+ * the module's own refusal pages show and log a request id for the service
+ * desk. */
 #include "respond.h"
+#include "request.h"
 
 #include <http_core.h>
 #include <http_protocol.h>
 #include <util_script.h>
+#include <mod_core.h>   /* ap_response_code_string: the ErrorDocument in force */
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <string.h>
@@ -88,6 +94,8 @@ void nsso_clear_cookie(request_rec *r, const nsso_srv_conf *c, const char *name)
 
 void nsso_no_store(request_rec *r)
 {
+    /* an error answer swaps err_headers_out into headers_out: once only */
+    apr_table_unset(r->headers_out, "Cache-Control");
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
 }
 
@@ -112,16 +120,58 @@ void nsso_page_headers(request_rec *r, int flags)
     apr_table_setn(r->err_headers_out, "Content-Security-Policy", csp);
 }
 
+/* An HMPPS service page: the black header bar, plain type, GOV.UK blue
+ * links; inline, as the CSP allows styles but nothing fetched. */
+#define PAGE_STYLE \
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" \
+    "<style>body{margin:0;font-family:arial,sans-serif;font-size:19px;line-height:1.4;" \
+    "color:#0b0c0c;background:#fff}.nsso-header{background:#0b0c0c;color:#fff;" \
+    "border-bottom:10px solid #1d70b8;padding:12px 0;font-weight:700}" \
+    ".nsso-w{max-width:960px;margin:0 auto;padding:0 15px}main.nsso-w{padding-top:30px;" \
+    "padding-bottom:40px}h1{font-size:36px;margin:0 0 25px}a{color:#1d70b8}" \
+    "a:focus{outline:3px solid #fd0;background:#fd0;color:#0b0c0c}" \
+    ".nsso-links a{margin-right:20px}.nsso-ref{color:#505a5f;font-size:16px;" \
+    "margin-top:40px}</style>"
+
 const char *nsso_page_html(apr_pool_t *p, const char *title, const char *body)
 {
     return apr_pstrcat(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                       "<title>", ap_escape_html(p, title), "</title></head>\n<body>\n",
-                       body, "</body></html>\n", NULL);
+                       "<title>", ap_escape_html(p, title), "</title>", PAGE_STYLE,
+                       "</head>\n<body>\n<header class=\"nsso-header\"><div class=\"nsso-w\">"
+                       "HM Prison and Probation Service</div></header>\n"
+                       "<main class=\"nsso-w\">\n", body, "</main>\n</body></html>\n", NULL);
+}
+
+const char *nsso_sysadmin_page(request_rec *r, int status)
+{
+    return ap_response_code_string(r, ap_index_of_response(status));
+}
+
+const char *nsso_page_reference(request_rec *r)
+{
+    return apr_pstrcat(r->pool, "<p class=\"nsso-ref\" id=\"nsso-ref\">If you contact the "
+                       "service desk, give them this reference: <strong>",
+                       ap_escape_html(r->pool, nsso_request_id(r)), "</strong></p>\n", NULL);
+}
+
+void nsso_page_log_refusal(request_rec *r, int status, const char *title)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(1520) "refused with %d (%s): "
+                  "request id %s", status, title, nsso_request_id(r));
 }
 
 int nsso_page_send(request_rec *r, int status, const char *title, const char *body,
                    int flags)
 {
+    if (status >= HTTP_BAD_REQUEST && !(flags & NSSO_PAGE_FORM)) {
+        /* a refusal: the sysadmin's ErrorDocument wins, as for httpd's own */
+        nsso_page_log_refusal(r, status, title);
+        if (nsso_sysadmin_page(r, status)) {
+            nsso_no_store(r);
+            return status;
+        }
+        body = apr_pstrcat(r->pool, body, nsso_page_reference(r), NULL);
+    }
     r->status = status;
     nsso_page_headers(r, flags);
     if (!r->header_only)
@@ -157,11 +207,21 @@ int nsso_store_down_page(request_rec *r)
 int nsso_store_down_status(request_rec *r)
 {
     apr_table_setn(r->err_headers_out, "Retry-After", "30");
+    nsso_page_log_refusal(r, HTTP_SERVICE_UNAVAILABLE, STORE_DOWN_TITLE);
+    if (nsso_sysadmin_page(r, HTTP_SERVICE_UNAVAILABLE)) {
+        nsso_no_store(r);
+        return HTTP_SERVICE_UNAVAILABLE; /* httpd serves the ErrorDocument */
+    }
     nsso_page_headers(r, 0);
+    /* httpd labels a custom response iso-8859-1 unless told not to; the
+     * page's own <meta charset> then says utf-8 */
+    apr_table_setn(r->subprocess_env, "suppress-error-charset", "1");
     ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
                        nsso_page_html(r->pool, STORE_DOWN_TITLE,
-                                      short_body(r->pool, STORE_DOWN_TITLE,
-                                                 STORE_DOWN_TEXT, 0)));
+                                      apr_pstrcat(r->pool,
+                                                  short_body(r->pool, STORE_DOWN_TITLE,
+                                                             STORE_DOWN_TEXT, 0),
+                                                  nsso_page_reference(r), NULL)));
     return HTTP_SERVICE_UNAVAILABLE;
 }
 

@@ -34,17 +34,30 @@ void nsso_page_headers(request_rec *r, int flags);
  * the caller). */
 const char *nsso_page_html(apr_pool_t *p, const char *title, const char *body);
 /* Sends the page now with status (headers and skeleton as above); returns
- * OK for a handler. */
+ * OK for a handler. A refusal (status >= 400, no form) is logged with the
+ * request id (NSSO1520) and, when the sysadmin set an ErrorDocument for
+ * status, not sent: the status is returned so httpd serves theirs. Else the
+ * page gains the request id paragraph (nsso_page_reference). */
 int nsso_page_send(request_rec *r, int status, const char *title, const char *body,
                    int flags);
 
+/* The sysadmin's ErrorDocument for status (text, local path or URL), or
+ * NULL when none applies to r. */
+const char *nsso_sysadmin_page(request_rec *r, int status);
+/* The paragraph giving the request id for the service desk (HTML). */
+const char *nsso_page_reference(request_rec *r);
+/* Logs a refusal's status and title with the request id (NSSO1520). */
+void nsso_page_log_refusal(request_rec *r, int status, const char *title);
+
 /* A short page: heading title, one paragraph of message (both text), a
- * link back to the service. Sent now; returns OK for a handler. */
+ * link back to the service. Sent now (OK), or status for the sysadmin's
+ * ErrorDocument (see nsso_page_send): a handler returns what it gets. */
 int nsso_error_page(request_rec *r, int status, const char *title, const char *message);
 
 /* The session store cannot be reached: 503 with Retry-After. The page is
  * sent now from a handler; from check_authn, which answers with a status,
- * it becomes the custom response for HTTP_SERVICE_UNAVAILABLE (returned). */
+ * it becomes the custom response for HTTP_SERVICE_UNAVAILABLE (returned)
+ * unless the sysadmin set an ErrorDocument 503. */
 int nsso_store_down_page(request_rec *r);
 int nsso_store_down_status(request_rec *r);
 

@@ -76,12 +76,14 @@ def assert_allowed(h, r, user):
     return env
 
 
-def assert_denied_page(h, r, user, require_line):
-    """403 page naming the user and what was required, nothing more."""
+def assert_denied_page(h, r, user, words):
+    """403 page naming the user and, in words, what was required, nothing
+    more (no directive syntax)."""
     assert r.status_code == 403, h.explain(r, "%s should get 403" % user)
     assert "text/html" in r.headers.get("Content-Type", ""), h.explain(r, "content type")
     assert user in r.text, h.explain(r, "the page does not name the user")
-    assert require_line in r.text, h.explain(r, "the page does not name %r" % require_line)
+    assert words in r.text, h.explain(r, "the page does not say %r" % words)
+    assert "Require" not in r.text, h.explain(r, "directive syntax on the page")
     assert "eyJ" not in r.text, h.explain(r, "a token on the denial page")
     assert "REMOTE_USER=" not in r.text, h.explain(r, "the protected content leaked")
     assert "Location" not in r.headers
@@ -209,11 +211,13 @@ def test_require_matrix(logins, authz_httpd, loc, user, allowed):
             # mod_authz_core negated a grant or evaluated an expression: the
             # page names the user, and the rule when a nomis-* line denied
             assert user in r.text, h.explain(r, "the denial page does not name the user")
-            assert "Require rules" in r.text or "Require nomis-" in r.text, \
+            assert "this page needs" in r.text or "this page is only for" in r.text, \
                 h.explain(r, "denial text missing")
         else:
             assert user in r.text, h.explain(r, "the denial page does not name the user")
-            assert "Require nomis-" in r.text, h.explain(r, "the page does not name the rule")
+            assert "this page needs" in r.text or "this page is only for" in r.text, \
+                h.explain(r, "the page does not say what is needed")
+            assert "Require" not in r.text, h.explain(r, "directive syntax on the page")
         assert "eyJ" not in r.text
 
 
@@ -232,7 +236,7 @@ def test_denial_page_content(logins, authz_httpd):
     h = authz_httpd
     mark = h.log_mark()
     r = logins.get("ALLOC_POM", "/authz/role-mgr")
-    assert_denied_page(h, r, "ALLOC_POM", "Require nomis-role ALLOC_MGR")
+    assert_denied_page(h, r, "ALLOC_POM", "needs one of these roles: Alloc mgr")
     # no dump of what the user does have
     assert "ALLOC_CASE_MGR" not in r.text, h.explain(r, "the user's roles are listed")
     assert "ROLE_" not in r.text, h.explain(r, "role names on the page")
@@ -244,7 +248,7 @@ def test_denial_page_content(logins, authz_httpd):
 def test_denial_page_for_caseload(logins, authz_httpd):
     h = authz_httpd
     r = logins.get("NO_ROLES_USER", "/authz/caseload-lei")
-    assert_denied_page(h, r, "NO_ROLES_USER", "Require nomis-caseload LEI")
+    assert_denied_page(h, r, "NO_ROLES_USER", "needs one of these active caseloads: LEI")
     assert "MDI" not in r.text, h.explain(r, "the user's caseload is on the page")
 
 
@@ -252,7 +256,7 @@ def test_denial_page_without_caseload(logins, authz_httpd):
     """A user without a caseload is denied with the same page (no 500)."""
     h = authz_httpd
     r = logins.get("DELIUS_SPO", "/authz/caseload-lei")
-    assert_denied_page(h, r, "DELIUS_SPO", "Require nomis-caseload LEI")
+    assert_denied_page(h, r, "DELIUS_SPO", "needs one of these active caseloads: LEI")
     assert "PROBATION" not in r.text
 
 
@@ -350,7 +354,7 @@ def test_caseload_lookup_unreachable(httpd_factory, devauth):
     env = assert_allowed(h, page, "ALLOC_SPO")
     assert "NOMIS_SSO_CASELOAD" not in env, env
     r = b.get("/authz/caseload-lei")
-    assert_denied_page(h, r, "ALLOC_SPO", "Require nomis-caseload LEI")
+    assert_denied_page(h, r, "ALLOC_SPO", "needs one of these active caseloads: LEI")
     # other requirements are unaffected
     assert_allowed(h, b.get("/authz/role-mgr"), "ALLOC_SPO")
     assert b.get("/authz/all").status_code == 403
@@ -386,7 +390,7 @@ def test_scope_read_only_client(httpd_factory, devauth):
     _, page = b.login("/authz/scope-read", "ALLOC_SPO")
     assert_allowed(h, page, "ALLOC_SPO")
     assert_denied_page(h, b.get("/authz/scope-write"), "ALLOC_SPO",
-                       "Require nomis-scope write")
+                       "needs one of these kinds of access: write")
 
 
 # ---------------------------------------------------------------------------

@@ -114,3 +114,51 @@ def test_sign_out_by_sec_fetch_site_with_chromium(chrome, site, devauth):
     assert "signed out session" in site.log_since(mark), site.log_tail()
     chrome.get(site.url("/protected/page.html"))
     assert chrome.current_url.startswith(devauth.auth_url + "/"), chrome.current_url
+
+
+ARTIFACTS = os.path.join(H.HERE, "artifacts")
+
+
+def test_denial_page_with_chromium(chrome, httpd_factory, devauth):
+    """The module's own 403 page as a browser shows it (screenshot kept in
+    tests/integration/artifacts/): the HMPPS look (its inline style applies
+    under the page's CSP), the roles in words, the two sign-out links and the
+    request id; "Sign in as someone else" signs out and comes back to the
+    page through HMPPS Auth's sign-in form."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    h = httpd_factory(start=False)
+    h.params["extra"] = ('ScriptAliasMatch "^/authz/" "%s/cgi-bin/env.cgi"\n'
+                         "<Location /authz/>\n    AuthType nomis-sso\n"
+                         "    Require nomis-role ROLE_ALLOCATION_MANAGER_ADMIN POM\n"
+                         "</Location>\n" % h.dir)
+    h.write_conf()
+    h.start()
+    sign_in(chrome, h, devauth, "/protected/env")
+    chrome.get(h.url("/authz/caseload?x=1"))
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    chrome.save_screenshot(os.path.join(ARTIFACTS, "denied-403.png"))
+    body = chrome.find_element(By.TAG_NAME, "body").text
+    assert chrome.title == "Access denied", chrome.title
+    assert "You do not have access to this page" in body, body
+    assert "needs one of these roles: Allocation manager admin, Pom." in body, body
+    assert "Require" not in body and "ROLE_" not in body
+    assert "HM Prison and Probation Service" in body
+    ref = chrome.find_element(By.CSS_SELECTOR, "#nsso-ref strong").text
+    assert ref and ("request id %s" % ref) in h.log_since(0), h.log_tail()
+    header = chrome.find_element(By.CSS_SELECTOR, "header.nsso-header")
+    assert header.value_of_css_property("background-color") in (
+        "rgba(11, 12, 12, 1)", "rgb(11, 12, 12)"), "the page's style did not apply"
+    sign_out = chrome.find_element(By.ID, "nsso-sign-out")
+    assert sign_out.text == "Sign out"
+    assert sign_out.get_attribute("href") == h.url("/nomis-sso/logout")
+    other = chrome.find_element(By.ID, "nsso-switch-user")
+    assert other.text == "Sign in as someone else"
+    other.click()
+    # signed out here and at HMPPS Auth, then back to the page: its sign-in form
+    WebDriverWait(chrome, 20).until(EC.presence_of_element_located((By.ID, "username")))
+    assert chrome.current_url.startswith(devauth.auth_url + "/oauth/authorize?"), \
+        chrome.current_url
+    assert "signed out session" in h.log_since(0), h.log_tail()

@@ -61,6 +61,17 @@ static void test_roles_join(void **state)
     assert_string_equal(nsso_roles_join(pool, NULL), "");
 }
 
+static void test_role_words(void **state)
+{
+    assert_string_equal(nsso_role_words(pool, "ROLE_ALLOCATION_MANAGER_ADMIN"),
+                        "Allocation manager admin");
+    assert_string_equal(nsso_role_words(pool, "ALLOC_MGR"), "Alloc mgr");
+    assert_string_equal(nsso_role_words(pool, "ROLE_POM"), "Pom");
+    assert_string_equal(nsso_role_words(pool, "global_search"), "Global search");
+    assert_string_equal(nsso_role_words(pool, "ROLE_"), "Role ");
+    assert_string_equal(nsso_role_words(pool, ""), "");
+}
+
 static void test_list_has(void **state)
 {
     apr_array_header_t *l = list("nomis", "delius", NULL);
@@ -127,6 +138,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roles_any),
         cmocka_unit_test(test_roles_join),
+        cmocka_unit_test(test_role_words),
         cmocka_unit_test(test_list_has),
         cmocka_unit_test(test_header_safe),
         cmocka_unit_test(test_identity_headers),
