@@ -247,7 +247,8 @@ class State:
         return s["username"] if s else None
 
     # --- codes ------------------------------------------------------------
-    def new_code(self, client_id, redirect_uri, challenge, method, username, scope):
+    def new_code(self, client_id, redirect_uri, challenge, method, username, scope,
+                 nonce=None):
         code = secrets.token_urlsafe(12)
         with self.lock:
             now = time.time()
@@ -256,7 +257,7 @@ class State:
             self.codes[code] = {
                 "client_id": client_id, "redirect_uri": redirect_uri,
                 "challenge": challenge, "method": method, "username": username,
-                "scope": scope, "exp": now + CODE_LIFETIME,
+                "scope": scope, "nonce": nonce, "exp": now + CODE_LIFETIME,
             }
         return code
 
@@ -357,6 +358,9 @@ class Config:
         self.public_url = (args.public_url or "%s://%s:%d/auth"
                            % (scheme, url_host(args.host), port)).rstrip("/")
         self.issuer = self.public_url + "/issuer"
+        # bench only (bench/run): HMPPS Auth issues no id_token; with this an
+        # `openid` scope gets one, so mod_auth_openidc's session mode can sign in
+        self.bench_id_token = getattr(args, "bench_id_token", False)
         self.caseload_descriptions = {}
         self.users = {}
         self.clients = {}
@@ -395,6 +399,11 @@ class Config:
             c.setdefault("authorities", [])
             c.setdefault("scopes", ["read", "write"])
             self.clients[c["client_id"]] = c
+
+    def allowed_scopes(self, client):
+        """What a client may ask for: its scopes, and openid with --bench-id-token
+        (asked for explicitly only: never part of a default scope)."""
+        return set(client["scopes"]) | ({"openid"} if self.bench_id_token else set())
 
     def access_lifetime_for(self, client):
         return int(client.get("access_token_lifetime", self.access_lifetime)) if client else self.access_lifetime
@@ -459,6 +468,8 @@ def signin_page(fields, error=None, username=""):
                  "code_challenge_method", "scope"):
         parts.append('<input type="hidden" name="%s" value="%s">'
                      % (name, e(fields.get(name) or "")))
+    if fields.get("nonce"):     # OpenID Connect clients (--bench-id-token)
+        parts.append('<input type="hidden" name="nonce" value="%s">' % e(fields["nonce"]))
     parts.append('<button type="submit" id="submit">Sign in</button>')
     parts.append("</form>")
     if fields.get("redirect_uri"):
@@ -738,7 +749,8 @@ class Handler(BaseHTTPRequestHandler):
         code = self.st.new_code(client["client_id"], fields["redirect_uri"],
                                 fields.get("code_challenge") or None,
                                 fields.get("code_challenge_method") or None,
-                                user["username"], fields.get("scope") or None)
+                                user["username"], fields.get("scope") or None,
+                                fields.get("nonce") or None)
         self.redirect(add_query(fields["redirect_uri"],
                                 [("code", code), ("state", fields.get("state"))]),
                       extra_headers)
@@ -761,7 +773,7 @@ class Handler(BaseHTTPRequestHandler):
         err = self.check_pkce_params(q)
         if err:
             return fail("invalid_request", err)
-        if q.get("scope") and not set(q["scope"].split()) <= set(client["scopes"]):
+        if q.get("scope") and not set(q["scope"].split()) <= self.cfg.allowed_scopes(client):
             return fail("invalid_scope", "scope not allowed for this client")
         prompt = q.get("prompt", "")
         user = self.st.session_user(self.cookie(SESSION_COOKIE))
@@ -856,7 +868,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, body)
 
     def requested_scope(self, client, f, allowed=None):
-        allowed = allowed if allowed is not None else client["scopes"]
+        allowed = allowed if allowed is not None else self.cfg.allowed_scopes(client)
         if f.get("scope"):
             scope = f["scope"].split()
             if not set(scope) <= set(allowed):
@@ -891,7 +903,7 @@ class Handler(BaseHTTPRequestHandler):
                     raise AuthError(400, "invalid_grant", "code_verifier does not match code_challenge")
             user = self.active_user(entry["username"])
             scope = entry["scope"].split() if entry["scope"] else list(client["scopes"])
-            return self.issue(client, user, gt, scope)
+            return self.issue(client, user, gt, scope, nonce=entry.get("nonce"))
         if gt == "password":
             user = self.cfg.users.get((f.get("username") or "").strip().upper())
             if (user is None or not user.get("active", True)
@@ -938,7 +950,7 @@ class Handler(BaseHTTPRequestHandler):
         return entry
 
     def issue(self, client, user, grant_type, scope, refresh=None, cc_username=None,
-              cc_auth_source="none"):
+              cc_auth_source="none", nonce=None):
         shaping = self.st.take_fault("token", SHAPING_MODES)
         mode = shaping["mode"] if shaping else None
         if mode:
@@ -961,12 +973,25 @@ class Handler(BaseHTTPRequestHandler):
                 body["refresh_token"] = self.new_refresh(client, user, scope, claims)
         body["expires_in"] = max(0, int(claims["iat"] + lifetime - time.time()))
         body["scope"] = " ".join(scope)
+        if self.cfg.bench_id_token and user is not None and "openid" in scope:
+            body["id_token"] = self.id_token(client, claims, nonce)
         body["sub"] = claims["sub"]
         body["auth_source"] = claims["auth_source"]
         body["jti"] = claims["jti"]
         body["iss"] = claims["iss"]
         self.st.count_grant(grant_type)
         return body
+
+    def id_token(self, client, access_claims, nonce):
+        """--bench-id-token only: a minimal OpenID Connect ID token for the
+        access token's user (HMPPS Auth itself issues none)."""
+        claims = {k: access_claims[k] for k in ("iss", "sub", "iat", "exp", "auth_source",
+                                                "user_name", "name") if k in access_claims}
+        claims["aud"] = client["client_id"]
+        claims["azp"] = client["client_id"]
+        if nonce:
+            claims["nonce"] = nonce
+        return self.st.sign(claims)
 
     def new_refresh(self, client, user, scope, access_claims):
         now = int(time.time())
@@ -1322,6 +1347,9 @@ def parse_args(argv):
                    help="serve https with this certificate (chain) instead of http")
     p.add_argument("--tls-key", default=None, metavar="PEM",
                    help="the --tls-cert key (default: in the --tls-cert file)")
+    p.add_argument("--bench-id-token", action="store_true",
+                   help="bench only: allow the openid scope and add an id_token to the "
+                        "token response when it was asked for (HMPPS Auth issues none)")
     args = p.parse_args(argv)
     if not loopback(args.host):
         p.error("--host must be a loopback address: devauth never listens elsewhere")

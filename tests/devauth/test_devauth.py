@@ -635,3 +635,36 @@ def test_https_listener(tmp_path):
                             timeout=10).status_code == 200
     finally:
         assert stop_server(proc) == 0
+
+
+def test_bench_id_token_switch(base, tmp_path):
+    # off (the default, like HMPPS Auth): openid is not an allowed scope
+    sess = requests.Session()
+    r = authorize(sess, base, scope="openid read", nonce="n-0")
+    assert r.status_code == 302
+    assert parse_qs(urlsplit(r.headers["Location"]).query)["error"] == ["invalid_scope"]
+    _, body = login(base)
+    assert "id_token" not in body
+
+    proc, on = start_server(tmp_path / "stderr.log", "--bench-id-token")
+    try:
+        sess = requests.Session()
+        verifier, challenge = pkce_pair()
+        r = authorize(sess, on, challenge=challenge, scope="openid read", nonce="n-1")
+        assert r.status_code == 200
+        assert parse_form(r.text).inputs["nonce"] == "n-1"
+        code, _ = code_from(sign_in(sess, on, r.text))
+        r = token(on, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
+                  code_verifier=verifier)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        idt = jwt.decode(body["id_token"], jwt.PyJWK(jwks(on)["keys"][0]).key,
+                         algorithms=["RS256"], issuer=on + "/issuer",
+                         audience="allocation-manager")
+        assert idt["sub"] == "ALLOC_SPO" and idt["nonce"] == "n-1"
+        assert idt["azp"] == "allocation-manager"
+        # without the openid scope, no id_token even with the switch
+        _, body = login(on)
+        assert "id_token" not in body
+    finally:
+        assert stop_server(proc) == 0
