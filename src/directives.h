@@ -9,6 +9,7 @@
 #define NSSO_DIRECTIVES_H
 
 #include <apr_pools.h>
+#include <apr_file_io.h>
 #include <apr_tables.h>
 #include "cookie.h"
 #include "crypto.h"
@@ -53,11 +54,13 @@ typedef struct {
     const char *password_uri;      /* our sign-in form; NULL: /nomis-sso/sign-in */
     int password_allow_http;       /* NSSO_UNSET / 0 / 1 */
     int any_set;                   /* some NomisSSO* directive appears here */
+    const char *audit_log;         /* file (ServerRoot-relative) or "|program"; NULL: off */
 
     /* built in post_config / child_init */
     nsso_crypto *crypto;
     const char *realm;             /* realm id (realm.h): in every store key */
     nsso_jwks_cache *jwks;         /* per child process */
+    apr_file_t *audit;             /* NomisSSOAuditLog, opened in post_config */
 } nsso_srv_conf;
 
 /* What to do with a request that has no session. */
@@ -84,6 +87,7 @@ typedef struct {
     int cache_entries;
     int cache_entry_size;
     const char *store_spec;   /* NULL: shm; else "provider[:args]" of socache */
+    int metrics;              /* NomisSSOMetrics: count for nomis-sso-metrics */
 } nsso_global_conf;
 
 /* ---- the table ------------------------------------------------------------ */

@@ -35,6 +35,7 @@ typedef struct {
 
     /* what check_authn decided */
     const nsso_session_t *session;
+    const char *session_id;     /* its id, from the cookie (NULL: a bearer token) */
 } nsso_req;
 
 /* This request's state (made zeroed on first use). */

@@ -8,6 +8,7 @@
 #include "store_shm.h"
 #include "store_socache.h"
 #include "realm.h"
+#include "metrics.h"
 
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -229,6 +230,7 @@ static apr_status_t fetch_jwks(void *ctx, apr_pool_t *p, char **body,
     *body = resp.body;
     *len = resp.len;
     *max_age = resp.max_age;
+    nsso_metrics_count(NSSO_M_JWKS_REFRESHES);
     return APR_SUCCESS;
 }
 
