@@ -151,7 +151,7 @@ static const char *request_id(request_rec *r)
 char *nsso_audit_line(request_rec *r, const nsso_audit_entry_t *e, apr_time_t now)
 {
     const nsso_session_t *s = e->session;
-    const char *user = s ? s->user : NULL;
+    const char *user = s ? s->user : e->user;
     json_t *o = json_object();
     char *text, *line;
 

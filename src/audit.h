@@ -19,6 +19,7 @@ int nsso_audit_post_config(apr_pool_t *pconf, server_rec *main_s);
 typedef struct {
     const char *event;             /* "sign-in", "denied", ... */
     const nsso_session_t *session; /* who, when known */
+    const char *user;              /* who, when no session says */
     const char *session_id;        /* only its first 6 characters are written */
     const char *reason;            /* why a sign-in, refresh or bearer token failed */
     const char *rule;              /* the Require line that denied */

@@ -61,6 +61,7 @@ void nsso_event(request_rec *r, nsso_event_t ev, const nsso_event_info_t *info)
         return;
     e.event = audit_names[ev];
     e.session = info->session;
+    e.user = info->user;
     e.session_id = info->session_id;
     e.rule = info->rule;
     nsso_audit_write(r, &e);

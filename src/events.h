@@ -23,6 +23,7 @@ typedef enum {
 
 typedef struct {
     const nsso_session_t *session; /* who, when known */
+    const char *user;              /* who, when no session says (as typed: bounded) */
     const char *session_id;        /* the audit log keeps its first 6 characters */
     int reason;                    /* as the event says */
     const char *rule;              /* NSSO_EV_DENIED: what denied */

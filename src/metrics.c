@@ -194,11 +194,6 @@ static endpoint_t endpoint_of(const char *url)
     return EP_OTHER;
 }
 
-const char *nsso_metrics_endpoint_name(const char *url)
-{
-    return endpoints[endpoint_of(url)].name;
-}
-
 static apr_size_t code_index(long status)
 {
     apr_size_t i;

@@ -14,7 +14,7 @@ typedef enum {
     NSSO_FAIL_STATE,            /* callback without a valid, unused state */
     NSSO_FAIL_CANCELLED,        /* HMPPS Auth answered access_denied */
     NSSO_FAIL_AUTH_ERROR,       /* HMPPS Auth answered another error */
-    NSSO_FAIL_CODE_REFUSED,     /* the token endpoint refused the code (or password) */
+    NSSO_FAIL_CODE_REFUSED,     /* the token endpoint refused the code, or the password */
     NSSO_FAIL_AUTH_UNAVAILABLE, /* the token endpoint failed or could not be reached */
     NSSO_FAIL_TOKEN_REFUSED,    /* its access token did not verify or names no staff */
     NSSO_FAIL_STORE,            /* the session could not be stored */
@@ -65,8 +65,5 @@ int nsso_metrics_on(void);
 /* The Prometheus text (format 0.0.4) of every counter, summed over every
  * block; store gauges from st when st is not NULL. */
 char *nsso_metrics_render(apr_pool_t *p, const nsso_store_stats_t *st);
-
-/* The endpoint label of a call to HMPPS Auth at url (tests). */
-const char *nsso_metrics_endpoint_name(const char *url);
 
 #endif

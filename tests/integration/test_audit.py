@@ -185,3 +185,21 @@ def test_unwritable_fails_configtest(httpd_factory, devauth, tmp_path):
     ok = make(httpd_factory, devauth, str(tmp_path / "audit.log"), start=False)
     rc, out = ok.config_test()
     assert rc == 0, out
+
+
+def test_wrong_password(httpd_factory, devauth):
+    """The password-grant form: a refused password is a failed sign-in of the
+    name typed; the password is never written."""
+    h = make(httpd_factory, devauth, "audit.log",
+             nsso_extra="NomisSSOGrantType password\nNomisSSOPasswordAllowHTTP On\n")
+    path = os.path.join(h.dir, "audit.log")
+    s = requests.Session()
+    r = s.get(h.url("/protected/env"), headers={"Accept": "text/html"}, timeout=10)
+    state = re.search(r'name="state" value="([^"]+)"', r.text).group(1)
+    r = s.post(h.url("/nomis-sso/sign-in"), timeout=10, allow_redirects=False,
+               data={"state": state, "username": "ALLOC_POM", "password": "wrong-pw-xyz"})
+    assert r.status_code == 200, h.explain(r)
+    events = read_events(path, 1)
+    assert [(e["event"], e["reason"], e["user"]) for e in events] == [
+        ("sign-in-failed", "code_refused", "ALLOC_POM")], events
+    assert "wrong-pw-xyz" not in open(path, encoding="utf-8").read()
