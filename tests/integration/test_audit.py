@@ -203,3 +203,25 @@ def test_wrong_password(httpd_factory, devauth):
     assert [(e["event"], e["reason"], e["user"]) for e in events] == [
         ("sign-in-failed", "code_refused", "ALLOC_POM")], events
     assert "wrong-pw-xyz" not in open(path, encoding="utf-8").read()
+
+
+def test_hostile_fields_stay_one_line(httpd_factory, devauth):
+    """A User-Agent and path crafted to end the JSON object or the line, and a
+    huge one: every line is still one object with the real event; bytes that
+    are not printable ASCII become '?'."""
+    h = make(httpd_factory, devauth, "audit.log")
+    path = os.path.join(h.dir, "audit.log")
+    evil = '","event":"sign-in","user":"ADMIN\\' + "\u00e9" + "x" * 5000
+    status, _, _ = H.raw_request(h.port, "GET", "/api/%22%7D%0Aa?token=secret",
+                                 {"User-Agent": evil.encode("utf-8").decode("latin-1"),
+                                  "Authorization": "Bearer x.y.z"})
+    assert status == 401
+    lines = open(path, "rb").read().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 2, lines
+    assert len(lines[0]) < 4096
+    e = json.loads(lines[0])
+    assert e["event"] == "bearer-refused" and e["user"] is None, e
+    assert e["userAgent"].startswith('","event":"sign-in","user":"ADMIN\\??xx'), e
+    assert len(e["userAgent"]) == 256 and all(" " <= c <= "~" for c in e["userAgent"]), e
+    # the path as httpd decoded it (what %U logs), its newline made harmless
+    assert e["path"] == '/api/"}?a' and "secret" not in lines[0].decode(), e
