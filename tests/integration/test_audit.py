@@ -225,3 +225,28 @@ def test_hostile_fields_stay_one_line(httpd_factory, devauth):
     assert len(e["userAgent"]) == 256 and all(" " <= c <= "~" for c in e["userAgent"]), e
     # the path as httpd decoded it (what %U logs), its newline made harmless
     assert e["path"] == '/api/"}?a' and "secret" not in lines[0].decode(), e
+
+
+def test_many_children_never_mix_lines(httpd_factory, devauth):
+    """Prefork, a new child per connection, requests in parallel: one whole
+    JSON line per refusal, none lost or torn."""
+    from concurrent.futures import ThreadPoolExecutor
+    mpm_conf = ("StartServers 4\nMinSpareServers 2\nMaxSpareServers 8\n"
+                "MaxRequestWorkers 8\nServerLimit 8\nMaxConnectionsPerChild 1\n")
+    h = make(httpd_factory, devauth, "audit.log", mpm="prefork", mpm_conf=mpm_conf)
+    path = os.path.join(h.dir, "audit.log")
+    n = 40
+
+    def one(i):
+        r = requests.get(h.url("/api/%d" % i), timeout=15,
+                         headers={"Authorization": "Bearer x%d.y.z" % i, "User-Agent": UA * 20,
+                                  "Connection": "close"})
+        return r.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(one, range(n))) == {401}
+    events = read_events(path, n)
+    assert len(events) == n
+    assert sorted(e["path"] for e in events) == sorted("/api/%d" % i for i in range(n))
+    assert {e["event"] for e in events} == {"bearer-refused"}
+    assert len({line.split()[0] for line in h.access_lines()}) > 4, "expected many children"

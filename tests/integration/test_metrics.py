@@ -44,6 +44,9 @@ ScriptAliasMatch "^/api/" "{d}/cgi-bin/env.cgi"
     AuthType nomis-bearer
     Require valid-user
 </Location>
+<Location /api/others>
+    NomisSSOBearerClients someone-else
+</Location>
 ScriptAliasMatch "^/managers/" "{d}/cgi-bin/env.cgi"
 <Location /managers>
     AuthType nomis-sso
@@ -114,6 +117,7 @@ def test_every_metric_after_traffic(httpd_factory, devauth):
     assert requests.get(h.url("/api/x"), headers=auth, timeout=10).status_code == 200
     bad = {"Authorization": "Bearer " + tok[:-4] + "AAAA"}
     assert requests.get(h.url("/api/x"), headers=bad, timeout=10).status_code == 401
+    assert requests.get(h.url("/api/others/x"), headers=auth, timeout=10).status_code == 401
     old = devauth.mint(username="ALLOC_SPO", lifetime=-120)["access_token"]
     assert requests.get(h.url("/api/x"), timeout=10,
                         headers={"Authorization": "Bearer " + old}).status_code == 401
@@ -135,6 +139,7 @@ def test_every_metric_after_traffic(httpd_factory, devauth):
     grew("nomis_sso_bearer_tokens_total", 'result="accepted"')
     grew("nomis_sso_bearer_tokens_total", 'result="invalid"')
     grew("nomis_sso_bearer_tokens_total", 'result="expired"')
+    grew("nomis_sso_bearer_tokens_total", 'result="wrong_client"')
     assert value(s, "nomis_sso_jwks_refreshes_total") >= 1
     assert value(s, "nomis_sso_store_capacity") == 10000
     assert value(s, "nomis_sso_sessions_live") >= 1
