@@ -2,15 +2,15 @@
  * hooks and hook registration. All logic lives in src/. */
 #include "nsso.h"
 #include "config.h"
+#include "audit.h"
 #include "authz.h"
 #include "bearer.h"
 #include "expose.h"
 #include "handlers.h"
-#include "audit.h"
 #include "metrics.h"
-#include "scrape.h"
 #include "password.h"
 #include "runtime.h"
+#include "scrape.h"
 
 #include <http_request.h>
 #include <http_protocol.h>
@@ -43,10 +43,10 @@ static void nsso_register_hooks(apr_pool_t *p)
     ap_hook_post_config(nsso_password_post_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_post_config(nsso_ops_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_runtime_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(nsso_metrics_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(nsso_scrape_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_bearer_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(nsso_metrics_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(nsso_quick_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(nsso_scrape_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(nsso_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_post_read_request(nsso_expose_early, NULL, NULL, APR_HOOK_REALLY_FIRST);
