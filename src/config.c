@@ -584,6 +584,20 @@ static const char *set_ca_file(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* A file (relative to ServerRoot) or "|program", as CustomLog takes them.
+ * Not cmd_conf: an audit log alone does not make a server a NomisSSO one. */
+static const char *set_audit_log(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *path = arg;
+
+    if (!*arg || (*arg == '|' && !arg[1 + strspn(arg + 1, " \t")]))
+        return fail(cmd, "needs a file or \"|program\"");
+    if (*arg != '|' && !(path = ap_server_root_relative(cmd->pool, arg)))
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a valid path", arg));
+    nsso_srv(cmd->server)->audit_log = path;
+    return NULL;
+}
+
 /* ---- httpd's command table, from directives.def ----------------------------- */
 
 #define CONTEXT_SERVER RSRC_CONF

@@ -9,6 +9,7 @@
 #define NSSO_DIRECTIVES_H
 
 #include <apr_pools.h>
+#include <apr_file_io.h>
 #include <apr_tables.h>
 #include "cookie.h"
 #include "crypto.h"
@@ -56,6 +57,7 @@ typedef struct {
     int discovery;                 /* NSSO_UNSET / 0 / 1 (default 1) */
     const char *jwks_url;          /* NULL: discovered or <internal>/.well-known/jwks.json */
     int any_set;                   /* some NomisSSO* directive appears here */
+    const char *audit_log;         /* file (ServerRoot-relative) or "|program"; NULL: off */
 
     /* built in post_config / child_init */
     nsso_crypto *crypto;
@@ -64,6 +66,7 @@ typedef struct {
     struct nsso_endpoints *endpoints; /* endpoints.h: defaults or discovered */
     apr_uint32_t missing_logged;   /* apr_time_sec of the last "directive
                                     * missing" log line (this process) */
+    apr_file_t *audit;             /* NomisSSOAuditLog, opened in post_config */
 } nsso_srv_conf;
 
 /* What to do with a request that has no session. */
@@ -91,6 +94,7 @@ typedef struct {
     int cache_entry_size;
     const char *store_spec;   /* NULL: shm; else "provider[:args]" of socache */
     nsso_redis_settings redis; /* redis.url set: our own Redis client */
+    int metrics;              /* NomisSSOMetrics: count for nomis-sso-metrics */
 } nsso_global_conf;
 
 /* ---- the table ------------------------------------------------------------ */

@@ -38,6 +38,7 @@ typedef struct {
 
     /* the id a refusal page shows and logs (nsso_request_id) */
     const char *request_id;
+    const char *session_id;     /* its id, from the cookie (NULL: a bearer token) */
 } nsso_req;
 
 /* This request's state (made zeroed on first use). */

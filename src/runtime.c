@@ -11,6 +11,7 @@
 #include "realm.h"
 #include "endpoints.h"
 #include "util.h"
+#include "metrics.h"
 
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -316,6 +317,7 @@ static apr_status_t fetch_jwks(void *ctx, apr_pool_t *p, char **body,
         if (*max_age <= 0 || *max_age > retry)
             *max_age = retry;
     }
+    nsso_metrics_count(NSSO_M_JWKS_REFRESHES);
     return APR_SUCCESS;
 }
 
