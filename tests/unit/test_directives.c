@@ -267,6 +267,46 @@ static void test_missing_in_order(void **state)
     assert_null(nsso_directive_missing(&c));
 }
 
+/* ---- NomisSSOPassClaim ------------------------------------------------------ */
+
+static void test_pass_claim_add(void **state)
+{
+    apr_array_header_t *list = NULL;
+    const nsso_pass_claim_t *pc;
+    int i;
+
+    assert_null(nsso_pass_claim_add(pool, &list, "establishment_code", "ESTABLISHMENT_CODE"));
+    pc = &APR_ARRAY_IDX(list, 0, nsso_pass_claim_t);
+    assert_string_equal(pc->claim, "establishment_code");
+    assert_string_equal(pc->env, "NOMIS_SSO_ESTABLISHMENT_CODE");
+    assert_string_equal(pc->header, "X-Nomis-Establishment-Code");
+    assert_null(nsso_pass_claim_add(pool, &list, "x", "A1_2B"));
+    assert_string_equal(APR_ARRAY_IDX(list, 1, nsso_pass_claim_t).header, "X-Nomis-A1-2b");
+    /* names: [A-Z0-9_], bounded, never one of the module's own */
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "lower"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "A-B"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", ""));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "ROLES"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "USER"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "USER_UUID"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "CASELOADS"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "ACCESS_TOKEN"));
+    /* claims: no space or control character, each once; names once */
+    assert_non_null(nsso_pass_claim_add(pool, &list, "a b", "AB"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "a\nb", "AB"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "", "AB"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "establishment_code", "OTHER"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "other", "ESTABLISHMENT_CODE"));
+    assert_int_equal(list->nelts, 2);
+    /* at most NSSO_MAX_PASS_CLAIMS */
+    for (i = 2; i < NSSO_MAX_PASS_CLAIMS; i++)
+        assert_null(nsso_pass_claim_add(pool, &list, apr_psprintf(pool, "c%d", i),
+                                        apr_psprintf(pool, "C%d", i)));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "one_more", "ONE_MORE"));
+    assert_int_equal(list->nelts, NSSO_MAX_PASS_CLAIMS);
+}
+
 /* ---- docs/directives.md against the table ------------------------------------------- */
 
 /* The paragraph under "### <name>" (to the next blank line), newlines made
@@ -410,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_reset_and_merge_dir),
         cmocka_unit_test(test_reset_global_to_defaults),
         cmocka_unit_test(test_missing_in_order),
+        cmocka_unit_test(test_pass_claim_add),
         cmocka_unit_test(test_doc_matches_table),
         cmocka_unit_test(test_doc_check_catches_drift),
     };
