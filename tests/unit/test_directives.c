@@ -1,8 +1,11 @@
 /* test_directives.c - the directive table (src/directives.def): its rows
  * are consistent, the simple kinds parse with their bounds, reset and merge
- * cover the fields, required directives are found, and docs/directives.md
- * says what the table says (every directive, its default, bounds and where
- * it is valid), so the doc cannot drift from the code. */
+ * cover the fields, required directives are found, NomisSSOPassClaim's
+ * names are checked, docs/directives.md says what the table says (every
+ * directive, its default, bounds and where it is valid) and
+ * conf.d/nomis_sso.conf is exactly what the table makes (sample_conf.c), so
+ * neither can drift from the code. `test_directives --sample-conf` prints
+ * the sample (make sample-conf). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +19,7 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include "directives.h"
+#include "sample_conf.h"
 #include "util.h"
 
 #ifndef NSSO_TOP_SRCDIR
@@ -437,8 +441,106 @@ static void test_doc_check_catches_drift(void **state)
     }
 }
 
-int main(void)
+/* ---- conf.d/nomis_sso.conf against the table ------------------------------------- */
+
+static const char *read_file(apr_pool_t *p, const char *path)
 {
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+    apr_size_t n;
+
+    assert_int_equal(apr_file_open(&f, path, APR_FOPEN_READ, 0, p), APR_SUCCESS);
+    assert_int_equal(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
+    n = (apr_size_t)fi.size;
+    buf = apr_palloc(p, n + 1);
+    assert_int_equal(apr_file_read_full(f, buf, n, &n), APR_SUCCESS);
+    buf[n] = '\0';
+    apr_file_close(f);
+    return buf;
+}
+
+static const char *sample(void)
+{
+    const char *err = NULL, *conf = nsso_sample_conf(pool, &err);
+
+    if (!conf)
+        fail_msg("the sample configuration cannot be made: %s", err);
+    return conf;
+}
+
+/* The first line where a and b differ, for the failure message. */
+static const char *first_difference(apr_pool_t *p, const char *a, const char *b)
+{
+    int line = 1;
+    apr_size_t i, start = 0;
+
+    for (i = 0; a[i] && a[i] == b[i]; i++)
+        if (a[i] == '\n') {
+            line++;
+            start = i + 1;
+        }
+    return apr_psprintf(p, "line %d: %.*s", line, (int)strcspn(b + start, "\n"), b + start);
+}
+
+static void test_sample_conf_matches_table(void **state)
+{
+    const char *want = sample();
+    const char *have = read_file(pool, NSSO_TOP_SRCDIR "/conf.d/nomis_sso.conf");
+
+    if (strcmp(want, have))
+        fail_msg("conf.d/nomis_sso.conf is not what src/directives.def makes (%s): "
+                 "run `make sample-conf`", first_difference(pool, want, have));
+}
+
+/* Every directive is shown once, commented out, with its default (or a
+ * required one's example) on a line of its own. */
+static void test_sample_conf_lists_every_directive(void **state)
+{
+    const char *conf = sample();
+    int i;
+
+    for (i = 0; i < NSSO_D_COUNT; i++) {
+        const nsso_directive_t *d = &nsso_directive_table[i];
+        const char *at = strstr(conf, apr_pstrcat(pool, "#", d->name, " ", NULL));
+        const char *spaced = strstr(conf, apr_pstrcat(pool, "# ", d->name, " ", NULL));
+        const char *def = nsso_directive_default_doc(pool, d);
+        const char *named = apr_pstrcat(pool, d->name, " ", NULL), *q;
+        int n = 0;
+
+        for (q = conf; (q = strstr(q, named)); q++)
+            if (q[-1] == '#' || (q[-1] == ' ' && q[-2] == '#'))
+                n++;
+        if (n != 1)
+            fail_msg("%s shown %d times", d->name, n);
+        if (nsso_directive_required(d) || (def && def[0] == ' '))
+            assert_non_null(at);   /* uncommenting gives a working line */
+        else
+            assert_non_null(spaced ? spaced : at);
+        /* a default value is the one written */
+        if (def && def[0] == ' ') {
+            const char *v = apr_pstrndup(pool, def + 2, strlen(def) - 3); /* " `v`" */
+            assert_non_null(strstr(at, apr_pstrcat(pool, d->name, " ", v, "\n", NULL)));
+        }
+    }
+    assert_non_null(strstr(conf, "<IfModule nomis_sso_module>\n"));
+    assert_null(strstr(conf, "LoadModule"));   /* that is nomis_sso.load's */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "--sample-conf")) {
+        const char *err = NULL, *conf;
+        setup(NULL);
+        conf = nsso_sample_conf(pool, &err);
+        if (!conf) {
+            fprintf(stderr, "test_directives: %s\n", err);
+            return 1;
+        }
+        fputs(conf, stdout);
+        teardown(NULL);
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_unique_and_found),
         cmocka_unit_test(test_rows_consistent),
@@ -453,6 +555,8 @@ int main(void)
         cmocka_unit_test(test_pass_claim_add),
         cmocka_unit_test(test_doc_matches_table),
         cmocka_unit_test(test_doc_check_catches_drift),
+        cmocka_unit_test(test_sample_conf_matches_table),
+        cmocka_unit_test(test_sample_conf_lists_every_directive),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
