@@ -16,6 +16,7 @@ import harness as H
 from harness import cgi_env
 from backend_echo import EchoBackend
 
+INFO = "/nomis-sso/info"
 SPO_UUID = "6a0a7d5e-3c1b-4f7a-9a52-0c6f1a9d2b41"   # tests/devauth/users.json
 
 PASS_CLAIMS = """
@@ -77,8 +78,8 @@ def echo_backend():
 def claims_httpd(devauth_server, echo_backend):
     conf = H.nsso_directives(
         devauth_server.auth_url,
-        extra="NomisSSOCaseloadURL %s/users/me/caseloads\n%s"
-              % (devauth_server.auth_url, PASS_CLAIMS))
+        extra="NomisSSOCaseloadURL %s/users/me/caseloads\nNomisSSOInfoURI %s\n%s"
+              % (devauth_server.auth_url, INFO, PASS_CLAIMS))
     h = H.Httpd(devauth_server.auth_url, nsso_conf=conf)
     try:
         h.params["extra"] = claims_extra(h, echo_backend.port)
@@ -128,6 +129,15 @@ def test_caseloads_exclude_the_pseudo_caseload(logins, site):
     env = cgi_env(logins.get("ALLOC_ADMIN", "/protected/env").text)
     assert env.get("NOMIS_SSO_CASELOADS") == "LEI,MDI", env
     assert env.get("NOMIS_SSO_CASELOAD") == "LEI", env
+
+
+def test_info_has_caseloads_and_uuid(logins, site):
+    doc = logins.get("ALLOC_SPO", INFO, headers={"Accept": "application/json"}).json()
+    assert doc["user"] == "ALLOC_SPO", doc
+    assert doc["caseload"] == "LEI" and doc["caseloads"] == ["LEI", "MDI"], doc
+    assert doc["userUuid"] == SPO_UUID, doc
+    doc = logins.get("DELIUS_SPO", INFO, headers={"Accept": "application/json"}).json()
+    assert doc["caseloads"] == [] and doc["caseload"] is None, doc
 
 
 def test_user_without_caseloads(logins, site):
