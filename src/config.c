@@ -152,6 +152,20 @@ const char *nsso_conf_caseload_url(apr_pool_t *p, const nsso_srv_conf *c)
     return *c->caseload_url ? c->caseload_url : NULL;
 }
 
+const apr_array_header_t *nsso_conf_pass_claim_names(apr_pool_t *p, const nsso_srv_conf *c)
+{
+    apr_array_header_t *names;
+    int i;
+
+    if (!c->pass_claims)
+        return NULL;
+    names = apr_array_make(p, c->pass_claims->nelts, sizeof(const char *));
+    for (i = 0; i < c->pass_claims->nelts; i++)
+        APR_ARRAY_PUSH(names, const char *) =
+            APR_ARRAY_IDX(c->pass_claims, i, nsso_pass_claim_t).claim;
+    return names;
+}
+
 const char *nsso_conf_internal_url(const nsso_srv_conf *c)
 {
     return c->internal_url ? c->internal_url : c->auth_url;
@@ -435,6 +449,15 @@ static const char *set_caseload_url(cmd_parms *cmd, void *d, const char *arg)
         return fail(cmd, "must be an absolute http(s) URL or 'none'");
     c->caseload_url = arg;
     return NULL;
+}
+
+static const char *add_pass_claim(cmd_parms *cmd, void *d, const char *claim,
+                                  const char *name)
+{
+    nsso_srv_conf *c = cmd_conf(cmd);
+    const char *why = nsso_pass_claim_add(cmd->pool, &c->pass_claims, claim, name);
+
+    return why ? fail(cmd, why) : NULL;
 }
 
 static const char *set_post_logout_url(cmd_parms *cmd, void *d, const char *arg)

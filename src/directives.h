@@ -18,6 +18,13 @@
 
 #define NSSO_UNSET (-1)
 
+/* One NomisSSOPassClaim: the token claim and the names it is passed as. */
+typedef struct {
+    const char *claim;             /* top-level claim name */
+    const char *env;               /* NOMIS_SSO_<NAME> */
+    const char *header;            /* X-Nomis-<Name> */
+} nsso_pass_claim_t;
+
 typedef struct {
     /* where the directive values came from, to name them in errors */
     const char *auth_url;          /* browser-facing base, no trailing '/' */
@@ -56,6 +63,7 @@ typedef struct {
     int password_allow_http;       /* NSSO_UNSET / 0 / 1 */
     int discovery;                 /* NSSO_UNSET / 0 / 1 (default 1) */
     const char *jwks_url;          /* NULL: discovered or <internal>/.well-known/jwks.json */
+    apr_array_header_t *pass_claims; /* nsso_pass_claim_t; NULL: none */
     int any_set;                   /* some NomisSSO* directive appears here */
     const char *audit_log;         /* file (ServerRoot-relative) or "|program"; NULL: off */
 
@@ -199,6 +207,16 @@ void nsso_directives_merge(void *m, const void *base, const void *add, nsso_dstr
 /* 1 if the directive has neither a default nor a documented absence (its
  * field must then be a pointer, set when the directive is). */
 int nsso_directive_required(const nsso_directive_t *d);
+/* NomisSSOPassClaim claim NAME appended to *list (made when NULL): NULL,
+ * else why not (without the directive's name). NAME is [A-Z0-9_], at most
+ * 32 characters, not one the module passes itself (USER, ROLES, ...) nor
+ * one given already; the claim a JSON name without control character or
+ * space, at most 64 bytes, not given already; at most NSSO_MAX_PASS_CLAIMS
+ * in all. "ESTABLISHMENT_CODE" becomes NOMIS_SSO_ESTABLISHMENT_CODE and
+ * X-Nomis-Establishment-Code. */
+const char *nsso_pass_claim_add(apr_pool_t *p, apr_array_header_t **list,
+                                const char *claim, const char *name);
+
 /* The first required directive c lacks, or NULL. */
 const char *nsso_directive_missing(const nsso_srv_conf *c);
 

@@ -44,6 +44,7 @@ apr_status_t nsso_token_verify(request_rec *r, const nsso_srv_conf *c, const cha
     pol.algs = c->algs;
     pol.skew = nsso_conf_clock_skew(c);
     pol.now = apr_time_sec(apr_time_now());
+    pol.pick = nsso_conf_pass_claim_names(r->pool, c);
     *claims = NULL;
     res = nsso_jwks_cache_verify(c->jwks, r->pool, token, &pol, claims, &fetch_rv, &why);
     if (result)
@@ -232,6 +233,7 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
     }
     fresh->created = s->created;
     fresh->caseload = s->caseload;
+    fresh->caseloads = s->caseloads;
     fresh->realm = c->realm;
     *s = *fresh;
     return REFRESH_OK;

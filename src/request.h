@@ -10,8 +10,9 @@
 #include "nsso.h"
 #include "session.h"
 
-/* The identity values expose.c publishes (NOMIS_SSO_* / X-Nomis-*). */
-#define NSSO_IDENTITY_FIELDS 9
+/* The identity values expose.c publishes (NOMIS_SSO_* / X-Nomis-*): its
+ * own and the claims NomisSSOPassClaim names. */
+#define NSSO_IDENTITY_FIELDS (11 + NSSO_MAX_PASS_CLAIMS)
 
 typedef struct {
     /* the Cookie header as last parsed, and its cookies */

@@ -428,7 +428,7 @@ static int auth_server_error(request_rec *r, const char *error)
                       "Please try again in a few minutes.");
 }
 
-/* The active caseload, asked once at sign-in. A failure is logged and the
+/* The caseloads, asked once at sign-in. A failure is logged and the
  * sign-in goes on: Require nomis-caseload then denies. */
 static void fetch_caseload(request_rec *r, const nsso_srv_conf *c, nsso_session_t *s)
 {
@@ -450,10 +450,10 @@ static void fetch_caseload(request_rec *r, const nsso_srv_conf *c, nsso_session_
                       resp.status);
         return;
     }
-    s->caseload = nsso_caseload_parse(r->pool, resp.body, resp.len, &err);
-    if (!s->caseload)
+    if (nsso_caseloads_parse(r->pool, resp.body, resp.len, &s->caseload, &s->caseloads,
+                             &err) != APR_SUCCESS || !s->caseload)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0317) "caseload lookup for %s: %s",
-                      s->user, err);
+                      s->user, err ? err : "no active caseload in the answer");
 }
 
 int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *form,

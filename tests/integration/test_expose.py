@@ -320,7 +320,9 @@ def test_backend_gets_identity_headers(logins, site):
         "x-nomis-auth-source": "nomis",
         "x-nomis-roles": "ALLOC_MGR",
         "x-nomis-caseload": "LEI",
+        "x-nomis-caseloads": "LEI",   # /api/user/me names the active one only
         "x-nomis-user-id": "485412",
+        "x-nomis-user-uuid": "6a0a7d5e-3c1b-4f7a-9a52-0c6f1a9d2b41",
         "x-nomis-expires": expires,
     }, echo["headers"]
     assert not any(norm(k) == "authorization" for k, _ in echo["headers"]), \

@@ -992,7 +992,8 @@ SPOOFS = {
     "many": [(b"X-Nomis-Roles", b"MOIC_ADMIN")] * 50,
 }
 MODULE_HEADERS = {"x-nomis-user", "x-nomis-name", "x-nomis-auth-source", "x-nomis-roles",
-                  "x-nomis-caseload", "x-nomis-user-id", "x-nomis-expires"}
+                  "x-nomis-caseload", "x-nomis-caseloads", "x-nomis-user-id",
+                  "x-nomis-user-uuid", "x-nomis-expires"}
 
 
 @pytest.mark.parametrize("spoof", sorted(SPOOFS))
