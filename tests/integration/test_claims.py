@@ -14,7 +14,6 @@ import requests
 
 import harness as H
 from harness import cgi_env
-from backend_echo import EchoBackend
 
 INFO = "/nomis-sso/info"
 SPO_UUID = "6a0a7d5e-3c1b-4f7a-9a52-0c6f1a9d2b41"   # tests/devauth/users.json
@@ -65,13 +64,6 @@ def nomis_headers(echo):
             assert norm(k) not in got, "%s sent twice: %r" % (k, echo["headers"])
             got[norm(k)] = v
     return got
-
-
-@pytest.fixture(scope="module")
-def echo_backend():
-    e = EchoBackend(H.PYTHON).start()
-    yield e
-    e.stop()
 
 
 @pytest.fixture(scope="module")

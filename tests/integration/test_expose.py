@@ -15,7 +15,6 @@ import requests
 
 import harness as H
 from harness import CALLBACK, COOKIE, STATE_PREFIX, cgi_env
-from backend_echo import EchoBackend
 from conftest import serving
 
 INFO = "/nomis-sso/info"
@@ -181,13 +180,6 @@ def verify_jwt(devauth, token):
 # ---------------------------------------------------------------------------
 # fixtures
 # ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def echo_backend():
-    e = EchoBackend(H.PYTHON).start()
-    yield e
-    e.stop()
-
-
 @pytest.fixture(scope="module")
 def expose_httpd(module_httpd_factory, echo_backend):
     return module_httpd_factory(mpm="event",

@@ -38,7 +38,6 @@ import requests
 
 import harness as H
 from harness import cgi_env
-from backend_echo import EchoBackend
 from conftest import serving
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -233,13 +232,6 @@ def auth_proxy(devauth_server, own_key):
     p = AuthProxy(devauth_server.port, [own_key.jwk]).start()
     yield p
     p.stop()
-
-
-@pytest.fixture(scope="module")
-def echo_backend():
-    e = EchoBackend(H.PYTHON).start()
-    yield e
-    e.stop()
 
 
 @pytest.fixture(scope="module")

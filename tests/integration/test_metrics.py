@@ -5,9 +5,7 @@ counts summed over many prefork children (MaxConnectionsPerChild 1) and kept
 across a graceful restart, and NomisSSOMetrics Off."""
 
 import re
-import time
 
-import pytest
 import requests
 
 import harness as H
