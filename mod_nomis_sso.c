@@ -2,13 +2,16 @@
  * hooks and hook registration. All logic lives in src/. */
 #include "nsso.h"
 #include "config.h"
+#include "audit.h"
 #include "authz.h"
 #include "bearer.h"
 #include "expose.h"
 #include "handlers.h"
 #include "health.h"
+#include "metrics.h"
 #include "password.h"
 #include "runtime.h"
+#include "scrape.h"
 
 #include <http_request.h>
 #include <http_protocol.h>
@@ -17,7 +20,19 @@
 static int nsso_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
-    return nsso_config_check(pconf, plog, ptemp, s);
+    int rc = nsso_config_check(pconf, plog, ptemp, s);
+
+    return rc == OK ? nsso_audit_check_config(ptemp, s) : rc;
+}
+
+/* The audit logs and the metrics segment, whether or not a server signs
+ * anyone in (a server may only scrape, or log for its virtual hosts). */
+static int nsso_ops_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp, server_rec *s)
+{
+    if (nsso_metrics_post_config(s) != APR_SUCCESS)
+        return !OK;
+    return nsso_audit_post_config(pconf, s);
 }
 
 static void nsso_register_hooks(apr_pool_t *p)
@@ -27,11 +42,14 @@ static void nsso_register_hooks(apr_pool_t *p)
     ap_hook_post_config(nsso_runtime_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* after the runtime: it warns for the servers the runtime gave keys */
     ap_hook_post_config(nsso_password_post_config, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_post_config(nsso_ops_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_runtime_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_bearer_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_health_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(nsso_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(nsso_metrics_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(nsso_quick_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(nsso_scrape_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(nsso_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_post_read_request(nsso_expose_early, NULL, NULL, APR_HOOK_REALLY_FIRST);

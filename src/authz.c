@@ -16,6 +16,7 @@
  * an ErrorDocument for that 403 or 401, their page instead. */
 #include "authz.h"
 #include "config.h"
+#include "events.h"
 #include "request.h"
 #include "respond.h"
 #include "identity.h"
@@ -321,6 +322,9 @@ void nsso_authz_insert_error_filter(request_rec *r)
         return;
     if (r->status == HTTP_FORBIDDEN && !apr_table_get(r->notes, DENIED_NOTE))
         return; /* a 403 from something else (file permissions, ...) */
+    nsso_event(r, NSSO_EV_DENIED, &(nsso_event_info_t){
+        .session = nsso_request_session(r), .session_id = nsso_req_of(r)->session_id,
+        .rule = apr_table_get(r->notes, DENIED_NOTE) });
     ap_add_output_filter(ERROR_FILTER, NULL, r, r->connection);
 }
 

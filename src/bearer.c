@@ -17,6 +17,7 @@
  * the caches hold what a token says, and each location may accept other
  * clients. */
 #include "bearer.h"
+#include "events.h"
 #include "identity.h"
 #include "lifecycle.h"
 #include "realm.h"
@@ -296,6 +297,12 @@ static const char *describe(nsso_jwt_result_t res)
     }
 }
 
+/* A bearer token refused here, counted and audited once. */
+static void refused(request_rec *r, const nsso_session_t *s, nsso_bearer_result_t why)
+{
+    nsso_event(r, NSSO_EV_BEARER_REFUSED, &(nsso_event_info_t){ .session = s, .reason = why });
+}
+
 int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
                              const char *token, nsso_session_t **out)
 {
@@ -312,9 +319,11 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
         *out = s;
         return OK;
     }
-    if (!token68_ok(token, n))
+    if (!token68_ok(token, n)) {
+        refused(r, NULL, NSSO_BEARER_INVALID);
         return nsso_bearer_challenge(r, "invalid_request",
                                      "The Authorization header is malformed");
+    }
     key = cache_key(r->pool, c->realm, token);
     if ((s = cached(r, c, key, token, now)) != NULL) {
         *out = s;
@@ -326,15 +335,18 @@ int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
     case NSSO_UNAVAILABLE:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0702) "bearer token not checked: cannot "
                       "fetch HMPPS Auth's signing keys: %s", err);
+        refused(r, NULL, NSSO_BEARER_UNAVAILABLE);
         return HTTP_SERVICE_UNAVAILABLE;
     default:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0703) "bearer token refused: %s", err);
+        refused(r, NULL, res == NSSO_JWT_EXPIRED ? NSSO_BEARER_EXPIRED : NSSO_BEARER_INVALID);
         return nsso_bearer_challenge(r, "invalid_token", describe(res));
     }
     s = nsso_session_from_claims(r->pool, claims, token, NULL, now);
     if (!s) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0704) "bearer token refused: names no usable "
                       "user, or is a client's own token without a usable client_id");
+        refused(r, NULL, NSSO_BEARER_INVALID);
         return nsso_bearer_challenge(r, "invalid_token", "The access token names no user");
     }
     s->realm = c->realm;
@@ -352,6 +364,7 @@ int nsso_bearer_client_check(request_rec *r, const nsso_session_t *s)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0705) "bearer token of %s refused: issued to "
                   "client %s, not one NomisSSOBearerClients lists here", s->user,
                   s->client_id ? nsso_header_safe(r->pool, s->client_id) : "(none)");
+    refused(r, s, NSSO_BEARER_WRONG_CLIENT);
     return nsso_bearer_challenge(r, "invalid_token",
                                  "The access token was issued to a client this resource "
                                  "does not accept");

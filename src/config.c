@@ -152,6 +152,20 @@ const char *nsso_conf_caseload_url(apr_pool_t *p, const nsso_srv_conf *c)
     return *c->caseload_url ? c->caseload_url : NULL;
 }
 
+const apr_array_header_t *nsso_conf_pass_claim_names(apr_pool_t *p, const nsso_srv_conf *c)
+{
+    apr_array_header_t *names;
+    int i;
+
+    if (!c->pass_claims)
+        return NULL;
+    names = apr_array_make(p, c->pass_claims->nelts, sizeof(const char *));
+    for (i = 0; i < c->pass_claims->nelts; i++)
+        APR_ARRAY_PUSH(names, const char *) =
+            APR_ARRAY_IDX(c->pass_claims, i, nsso_pass_claim_t).claim;
+    return names;
+}
+
 const char *nsso_conf_internal_url(const nsso_srv_conf *c)
 {
     return c->internal_url ? c->internal_url : c->auth_url;
@@ -437,6 +451,15 @@ static const char *set_caseload_url(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+static const char *add_pass_claim(cmd_parms *cmd, void *d, const char *claim,
+                                  const char *name)
+{
+    nsso_srv_conf *c = cmd_conf(cmd);
+    const char *why = nsso_pass_claim_add(cmd->pool, &c->pass_claims, claim, name);
+
+    return why ? fail(cmd, why) : NULL;
+}
+
 static const char *set_post_logout_url(cmd_parms *cmd, void *d, const char *arg)
 {
     if (has_ctl(arg))
@@ -581,6 +604,20 @@ static const char *set_ca_file(cmd_parms *cmd, void *d, const char *arg)
         || fi.filetype != APR_REG)
         return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a readable file", arg));
     cmd_conf(cmd)->ca_file = path;
+    return NULL;
+}
+
+/* A file (relative to ServerRoot) or "|program", as CustomLog takes them.
+ * Not cmd_conf: an audit log alone does not make a server a NomisSSO one. */
+static const char *set_audit_log(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *path = arg;
+
+    if (!*arg || (*arg == '|' && !arg[1 + strspn(arg + 1, " \t")]))
+        return fail(cmd, "needs a file or \"|program\"");
+    if (*arg != '|' && !(path = ap_server_root_relative(cmd->pool, arg)))
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a valid path", arg));
+    nsso_srv(cmd->server)->audit_log = path;
     return NULL;
 }
 

@@ -28,6 +28,8 @@ int nsso_conf_pass(const nsso_dir_conf *d);
 int nsso_conf_trust_forwarded(const nsso_srv_conf *c);
 /* The caseload URL, or NULL when caseload lookup is off. */
 const char *nsso_conf_caseload_url(apr_pool_t *p, const nsso_srv_conf *c);
+/* The claims NomisSSOPassClaim names (const char *), NULL when none. */
+const apr_array_header_t *nsso_conf_pass_claim_names(apr_pool_t *p, const nsso_srv_conf *c);
 int nsso_conf_refresh_before(const nsso_srv_conf *c);
 int nsso_conf_inactivity(const nsso_srv_conf *c);
 int nsso_conf_discovery(const nsso_srv_conf *c);

@@ -1,8 +1,8 @@
 /* directives.c - owns the table of NomisSSO* directives built from
  * directives.def, and what is pure about them: parsing the simple kinds
  * (whole numbers with bounds, On/Off, one of a list, local paths), resetting
- * and merging the fields the table describes, the defaults, and which
- * required directive a server lacks. */
+ * and merging the fields the table describes, the defaults, which
+ * required directive a server lacks, and NomisSSOPassClaim's names. */
 #include "directives.h"
 #include "util.h"
 
@@ -228,5 +228,86 @@ const char *nsso_directive_missing(const nsso_srv_conf *c)
         if (d->in == NSSO_DS_SERVER && nsso_directive_required(d) && !ptr_value(d, c))
             return d->name;
     }
+    return NULL;
+}
+
+/* The names expose.c passes itself (NOMIS_SSO_<name>): a passed claim must
+ * not pose as one of them. */
+static const char *const reserved_names[] = {
+    "USER", "NAME", "AUTH_SOURCE", "ROLES", "CASELOAD", "CASELOADS", "USER_ID",
+    "USER_UUID", "EXPIRES", "CLIENT_CREDENTIALS", "ON_BEHALF_OF", "ACCESS_TOKEN", NULL
+};
+
+#define PASS_NAME_MAX 32
+#define PASS_CLAIM_MAX 64
+
+static int pass_name_ok(const char *name)
+{
+    apr_size_t n;
+
+    for (n = 0; name[n]; n++)
+        if (!((name[n] >= 'A' && name[n] <= 'Z') || (name[n] >= '0' && name[n] <= '9')
+              || name[n] == '_'))
+            return 0;
+    return n > 0 && n <= PASS_NAME_MAX;
+}
+
+static int pass_claim_ok(const char *claim)
+{
+    apr_size_t n;
+
+    for (n = 0; claim[n]; n++)
+        if ((unsigned char)claim[n] <= ' ' || claim[n] == 0x7f)
+            return 0;
+    return n > 0 && n <= PASS_CLAIM_MAX;
+}
+
+/* "ESTABLISHMENT_CODE" -> "X-Nomis-Establishment-Code" */
+static const char *pass_header(apr_pool_t *p, const char *name)
+{
+    char *h = apr_pstrcat(p, "X-Nomis-", name, NULL), *c;
+    int first = 1;
+
+    for (c = h + sizeof("X-Nomis-") - 1; *c; c++) {
+        if (*c == '_') {
+            *c = '-';
+            first = 1;
+            continue;
+        }
+        if (!first && *c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+        first = 0;
+    }
+    return h;
+}
+
+const char *nsso_pass_claim_add(apr_pool_t *p, apr_array_header_t **list,
+                                const char *claim, const char *name)
+{
+    nsso_pass_claim_t *pc;
+    const char *env;
+    int i;
+
+    if (!pass_claim_ok(claim))
+        return "the claim must be 1 to 64 characters, no space or control character";
+    if (!pass_name_ok(name))
+        return "the name must be 1 to 32 of A-Z, 0-9 and _ (it becomes NOMIS_SSO_<name>)";
+    for (i = 0; reserved_names[i]; i++)
+        if (!strcmp(name, reserved_names[i]))
+            return apr_psprintf(p, "NOMIS_SSO_%s is passed by the module itself", name);
+    env = apr_pstrcat(p, "NOMIS_SSO_", name, NULL);
+    if (!*list)
+        *list = apr_array_make(p, 4, sizeof(nsso_pass_claim_t));
+    for (i = 0; i < (*list)->nelts; i++) {
+        const nsso_pass_claim_t *e = &APR_ARRAY_IDX(*list, i, nsso_pass_claim_t);
+        if (!strcmp(e->claim, claim) || !strcmp(e->env, env))
+            return apr_psprintf(p, "claim %s or name %s is passed already", claim, name);
+    }
+    if ((*list)->nelts >= NSSO_MAX_PASS_CLAIMS)
+        return apr_psprintf(p, "at most %d claims may be passed", NSSO_MAX_PASS_CLAIMS);
+    pc = apr_array_push(*list);
+    pc->claim = claim;
+    pc->env = env;
+    pc->header = pass_header(p, name);
     return NULL;
 }

@@ -9,6 +9,7 @@
 #define NSSO_DIRECTIVES_H
 
 #include <apr_pools.h>
+#include <apr_file_io.h>
 #include <apr_tables.h>
 #include "cookie.h"
 #include "crypto.h"
@@ -16,6 +17,13 @@
 #include "redis.h"
 
 #define NSSO_UNSET (-1)
+
+/* One NomisSSOPassClaim: the token claim and the names it is passed as. */
+typedef struct {
+    const char *claim;             /* top-level claim name */
+    const char *env;               /* NOMIS_SSO_<NAME> */
+    const char *header;            /* X-Nomis-<Name> */
+} nsso_pass_claim_t;
 
 typedef struct {
     /* where the directive values came from, to name them in errors */
@@ -55,7 +63,9 @@ typedef struct {
     int password_allow_http;       /* NSSO_UNSET / 0 / 1 */
     int discovery;                 /* NSSO_UNSET / 0 / 1 (default 1) */
     const char *jwks_url;          /* NULL: discovered or <internal>/.well-known/jwks.json */
+    apr_array_header_t *pass_claims; /* nsso_pass_claim_t; NULL: none */
     int any_set;                   /* some NomisSSO* directive appears here */
+    const char *audit_log;         /* file (ServerRoot-relative) or "|program"; NULL: off */
 
     /* built in post_config / child_init */
     nsso_crypto *crypto;
@@ -64,6 +74,7 @@ typedef struct {
     struct nsso_endpoints *endpoints; /* endpoints.h: defaults or discovered */
     apr_uint32_t missing_logged;   /* apr_time_sec of the last "directive
                                     * missing" log line (this process) */
+    apr_file_t *audit;             /* NomisSSOAuditLog, opened in post_config */
 } nsso_srv_conf;
 
 /* What to do with a request that has no session. */
@@ -91,6 +102,7 @@ typedef struct {
     int cache_entry_size;
     const char *store_spec;   /* NULL: shm; else "provider[:args]" of socache */
     nsso_redis_settings redis; /* redis.url set: our own Redis client */
+    int metrics;              /* NomisSSOMetrics: count for nomis-sso-metrics */
 } nsso_global_conf;
 
 /* ---- the table ------------------------------------------------------------ */
@@ -195,6 +207,16 @@ void nsso_directives_merge(void *m, const void *base, const void *add, nsso_dstr
 /* 1 if the directive has neither a default nor a documented absence (its
  * field must then be a pointer, set when the directive is). */
 int nsso_directive_required(const nsso_directive_t *d);
+/* NomisSSOPassClaim claim NAME appended to *list (made when NULL): NULL,
+ * else why not (without the directive's name). NAME is [A-Z0-9_], at most
+ * 32 characters, not one the module passes itself (USER, ROLES, ...) nor
+ * one given already; the claim a JSON name without control character or
+ * space, at most 64 bytes, not given already; at most NSSO_MAX_PASS_CLAIMS
+ * in all. "ESTABLISHMENT_CODE" becomes NOMIS_SSO_ESTABLISHMENT_CODE and
+ * X-Nomis-Establishment-Code. */
+const char *nsso_pass_claim_add(apr_pool_t *p, apr_array_header_t **list,
+                                const char *claim, const char *name);
+
 /* The first required directive c lacks, or NULL. */
 const char *nsso_directive_missing(const nsso_srv_conf *c);
 

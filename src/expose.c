@@ -2,10 +2,13 @@
  *
  * Environment (CGI, PHP, SSI, mod_rewrite, `Require expr`, logs):
  * NOMIS_SSO_USER, _NAME, _AUTH_SOURCE, _ROLES (comma-separated, without
- * ROLE_), _CASELOAD, _USER_ID, _EXPIRES, and _ACCESS_TOKEN only with
- * NomisSSOPassAccessToken On. Request headers (mod_proxy backends):
- * X-Nomis-User, -Name, -Auth-Source, -Roles, -Caseload, -User-Id,
- * -Expires, and `Authorization: Bearer` with NomisSSOPassAccessToken On.
+ * ROLE_), _CASELOAD (the active one), _CASELOADS (every one held,
+ * comma-separated), _USER_ID, _USER_UUID, _EXPIRES, each NomisSSOPassClaim
+ * as _<NAME>, and _ACCESS_TOKEN only with NomisSSOPassAccessToken On.
+ * Request headers (mod_proxy backends): X-Nomis-User, -Name, -Auth-Source,
+ * -Roles, -Caseload, -Caseloads, -User-Id, -User-Uuid, -Expires,
+ * -<Name> for each NomisSSOPassClaim, and `Authorization: Bearer` with
+ * NomisSSOPassAccessToken On.
  * REMOTE_USER and AUTH_TYPE come from httpd (r->user, r->ap_auth_type).
  *
  * A client calling with its own token (client credentials) is its
@@ -32,10 +35,12 @@ typedef struct {
 } field_name;
 
 enum { F_USER, F_NAME, F_SOURCE, F_ROLES, F_CASELOAD, F_USER_ID, F_EXPIRES,
-       F_CLIENT, F_ON_BEHALF_OF, F_COUNT };
+       F_CLIENT, F_ON_BEHALF_OF, F_USER_UUID, F_CASELOADS, F_COUNT };
 
-/* nsso_req keeps the values: it must have room for every field */
-_Static_assert(F_COUNT == NSSO_IDENTITY_FIELDS, "NSSO_IDENTITY_FIELDS (request.h)");
+/* nsso_req keeps the values: it must have room for every field, and the
+ * passed claims after them */
+_Static_assert(F_COUNT + NSSO_MAX_PASS_CLAIMS == NSSO_IDENTITY_FIELDS,
+               "NSSO_IDENTITY_FIELDS (request.h)");
 
 static const field_name fields[F_COUNT] = {
     { "NOMIS_SSO_USER", "X-Nomis-User" },
@@ -47,7 +52,27 @@ static const field_name fields[F_COUNT] = {
     { "NOMIS_SSO_EXPIRES", "X-Nomis-Expires" },
     { "NOMIS_SSO_CLIENT_CREDENTIALS", "X-Nomis-Client-Credentials" },
     { "NOMIS_SSO_ON_BEHALF_OF", "X-Nomis-On-Behalf-Of" },
+    { "NOMIS_SSO_USER_UUID", "X-Nomis-User-Uuid" },
+    { "NOMIS_SSO_CASELOADS", "X-Nomis-Caseloads" },
 };
+
+/* Fields F_COUNT and on are the server's NomisSSOPassClaim claims. */
+static int field_count(const nsso_srv_conf *c)
+{
+    return F_COUNT + (c->pass_claims ? c->pass_claims->nelts : 0);
+}
+
+static const char *env_name(const nsso_srv_conf *c, int f)
+{
+    return f < F_COUNT ? fields[f].env
+                       : APR_ARRAY_IDX(c->pass_claims, f - F_COUNT, nsso_pass_claim_t).env;
+}
+
+static const char *header_name(const nsso_srv_conf *c, int f)
+{
+    return f < F_COUNT ? fields[f].header
+                       : APR_ARRAY_IDX(c->pass_claims, f - F_COUNT, nsso_pass_claim_t).header;
+}
 
 static int strip_one(void *rv, const char *key, const char *value)
 {
@@ -77,8 +102,10 @@ static void strip_identity_headers(request_rec *r)
  * expiry comparison catches. NULL entries are values s does not have. */
 static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
 {
+    const nsso_srv_conf *c = nsso_srv(r->server);
     nsso_req *q = nsso_req_of(r);
     const char **v = q->identity;
+    int f;
 
     if (q->identity_for == s && q->identity_expires == s->expires)
         return v;
@@ -92,6 +119,15 @@ static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
     v[F_CLIENT] = s->client_credentials ? "1" : NULL;
     v[F_ON_BEHALF_OF] = s->client_credentials && s->on_behalf_of
                         ? nsso_header_safe(r->pool, s->on_behalf_of) : NULL;
+    v[F_USER_UUID] = s->user_uuid ? nsso_header_safe(r->pool, s->user_uuid) : NULL;
+    v[F_CASELOADS] = s->caseloads && s->caseloads->nelts
+                     ? nsso_header_safe(r->pool, apr_array_pstrcat(r->pool, s->caseloads, ','))
+                     : NULL;
+    for (f = F_COUNT; f < field_count(c); f++) {
+        const char *claim = APR_ARRAY_IDX(c->pass_claims, f - F_COUNT, nsso_pass_claim_t).claim;
+        const char *value = nsso_session_claim(s, claim);
+        v[f] = value ? nsso_header_safe(r->pool, value) : NULL;
+    }
     q->identity_for = s;
     q->identity_expires = s->expires;
     return v;
@@ -104,6 +140,7 @@ static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
  * copies), and whether any other is there (a SetEnvIf, mod_rewrite's E=). */
 typedef struct {
     const char *const *ours;
+    int n;              /* fields in ours */
     int seen, foreign;
 } env_walk;
 
@@ -114,7 +151,7 @@ static int walk_one(void *w_, const char *key, const char *value)
 
     if (strncasecmp(key, ENV_PREFIX, sizeof(ENV_PREFIX) - 1))
         return 1;
-    for (f = 0; f < F_COUNT; f++)
+    for (f = 0; f < w->n; f++)
         if (value == w->ours[f]) {
             w->seen++;
             return 1;
@@ -125,7 +162,7 @@ static int walk_one(void *w_, const char *key, const char *value)
 
 static env_walk env_walk_of(request_rec *r, const char *const *ours)
 {
-    env_walk w = { ours, 0, 0 };
+    env_walk w = { ours, field_count(nsso_srv(r->server)), 0, 0 };
 
     apr_table_do(walk_one, &w, r->subprocess_env, NULL);
     return w;
@@ -144,7 +181,7 @@ static int env_exactly_ours(const env_walk *w)
 {
     int f, want = 0;
 
-    for (f = 0; f < F_COUNT; f++)
+    for (f = 0; f < w->n; f++)
         want += w->ours[f] != NULL;
     return !w->foreign && w->seen == want;
 }
@@ -152,17 +189,18 @@ static int env_exactly_ours(const env_walk *w)
 /* The early variables, for <If> and Require expr. */
 static void set_env_only(request_rec *r, const nsso_session_t *s)
 {
+    const nsso_srv_conf *c = nsso_srv(r->server);
     const char *const *v = identity_of(r, s);
     env_walk w = env_walk_of(r, v);
     int fresh = env_none(&w), f;
 
-    for (f = 0; f < F_COUNT; f++)
+    for (f = 0; f < w.n; f++)
         if (v[f] && fresh)
-            apr_table_addn(r->subprocess_env, fields[f].env, v[f]);
+            apr_table_addn(r->subprocess_env, env_name(c, f), v[f]);
         else if (v[f])
-            apr_table_setn(r->subprocess_env, fields[f].env, v[f]);
+            apr_table_setn(r->subprocess_env, env_name(c, f), v[f]);
         else if (!fresh)
-            apr_table_unset(r->subprocess_env, fields[f].env);
+            apr_table_unset(r->subprocess_env, env_name(c, f));
 }
 
 int nsso_expose_early(request_rec *r)
@@ -202,38 +240,40 @@ int nsso_expose_force_authn(request_rec *r)
 /* PASS_FRESH_ENV: no NOMIS_SSO_* variable is set yet (env_none). */
 #define PASS_FRESH_ENV 8
 
-static void set_field(request_rec *r, int pass, int f, const char *v)
+static void set_field(request_rec *r, const nsso_srv_conf *c, int pass, int f, const char *v)
 {
     if (pass & NSSO_PASS_ENV) {
         if (v && (pass & PASS_FRESH_ENV))
-            apr_table_addn(r->subprocess_env, fields[f].env, v);
+            apr_table_addn(r->subprocess_env, env_name(c, f), v);
         else if (v)
-            apr_table_setn(r->subprocess_env, fields[f].env, v);
+            apr_table_setn(r->subprocess_env, env_name(c, f), v);
         else if (!(pass & PASS_FRESH_ENV))
-            apr_table_unset(r->subprocess_env, fields[f].env);
+            apr_table_unset(r->subprocess_env, env_name(c, f));
     }
     if (pass & NSSO_PASS_HEADERS) {
         if (v && (pass & PASS_FRESH_HEADERS))
-            apr_table_addn(r->headers_in, fields[f].header, v);
+            apr_table_addn(r->headers_in, header_name(c, f), v);
         else if (v)
-            apr_table_setn(r->headers_in, fields[f].header, v);
+            apr_table_setn(r->headers_in, header_name(c, f), v);
         else if (!(pass & PASS_FRESH_HEADERS))
-            apr_table_unset(r->headers_in, fields[f].header);
+            apr_table_unset(r->headers_in, header_name(c, f));
     }
 }
 
 static void unset_env(request_rec *r)
 {
+    const nsso_srv_conf *c = nsso_srv(r->server);
     int f;
 
-    for (f = 0; f < F_COUNT; f++)
-        apr_table_unset(r->subprocess_env, fields[f].env);
+    for (f = 0; f < field_count(c); f++)
+        apr_table_unset(r->subprocess_env, env_name(c, f));
 }
 
 void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 {
     const nsso_dir_conf *d = nsso_dir(r);
     nsso_req *q = nsso_req_of(r);
+    const nsso_srv_conf *c = nsso_srv(r->server);
     const char *const *v = identity_of(r, s);
     int pass = nsso_conf_pass(d), f;
 
@@ -251,8 +291,8 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
     if (!r->main && !r->prev && !q->exposed)
         pass |= PASS_FRESH_HEADERS;
 
-    for (f = 0; f < F_COUNT; f++)
-        set_field(r, pass, f, v[f]);
+    for (f = 0; f < field_count(c); f++)
+        set_field(r, c, pass, f, v[f]);
     q->exposed = 1;
     if (d->pass_token != 1)
         return;

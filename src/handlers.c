@@ -7,6 +7,7 @@
 #include "handlers.h"
 #include "authz.h"
 #include "bearer.h"
+#include "events.h"
 #include "expose.h"
 #include "info.h"
 #include "lifecycle.h"
@@ -44,7 +45,10 @@ static int bearer_authn(request_rec *r, const nsso_srv_conf *c, const char *toke
 
     if (rc == OK)
         rc = nsso_bearer_client_check(r, s);
-    return rc == OK ? authenticated(r, s, auth_type) : rc;
+    if (rc != OK)
+        return rc;
+    nsso_event(r, NSSO_EV_BEARER_ACCEPTED, &(nsso_event_info_t){ .session = s });
+    return authenticated(r, s, auth_type);
 }
 
 static int session_authn(request_rec *r, const nsso_srv_conf *c)
@@ -55,6 +59,7 @@ static int session_authn(request_rec *r, const nsso_srv_conf *c)
 
     switch (nsso_session_current(r, c, cookies, &id, &s)) {
     case APR_SUCCESS:
+        nsso_req_of(r)->session_id = id;
         return authenticated(r, s, NSSO_AUTH_TYPE);
     case NSSO_UNAVAILABLE:
         return nsso_store_down_status(r);
@@ -95,9 +100,12 @@ int nsso_check_authn(request_rec *r)
     r->ap_auth_type = (char *)(bearer_only ? NSSO_BEARER_AUTH_TYPE : NSSO_AUTH_TYPE);
     if (bearer_only || nsso_dir(r)->accept_bearer == 1) {
         token = nsso_bearer_token(r, &malformed);
-        if (malformed)
+        if (malformed) {
+            nsso_event(r, NSSO_EV_BEARER_REFUSED,
+                       &(nsso_event_info_t){ .reason = NSSO_BEARER_INVALID });
             return nsso_bearer_challenge(r, "invalid_request",
                                          "The Authorization header is malformed");
+        }
         if (token)
             return bearer_authn(r, c, token, r->ap_auth_type);
         if (bearer_only)

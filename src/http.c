@@ -30,6 +30,13 @@ typedef struct {
     nsso_http_response_t *resp;
 } body_ctx;
 
+static nsso_http_observer_fn observer;
+
+void nsso_http_set_observer(nsso_http_observer_fn fn)
+{
+    observer = fn;
+}
+
 apr_status_t nsso_http_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? APR_SUCCESS : APR_EGENERAL;
@@ -303,6 +310,8 @@ static apr_status_t request(apr_pool_t *p, const nsso_http_opts_t *opts, const c
 {
     CURL *curl = handle_get();
     struct curl_slist *h = NULL;
+    apr_time_t start = apr_time_now();
+    apr_status_t rv;
     int ok;
 
     if (!curl) {
@@ -325,7 +334,10 @@ static apr_status_t request(apr_pool_t *p, const nsso_http_opts_t *opts, const c
         curl_easy_setopt(curl, CURLOPT_USERNAME, rq->basic_user);
         curl_easy_setopt(curl, CURLOPT_PASSWORD, rq->basic_pass ? rq->basic_pass : "");
     }
-    return run(p, curl, opts, url, h, ok, resp, err);
+    rv = run(p, curl, opts, url, h, ok, resp, err);
+    if (observer)
+        observer(url, rv == APR_SUCCESS ? resp->status : 0, apr_time_now() - start);
+    return rv;
 }
 
 apr_status_t nsso_http_get(apr_pool_t *p, const nsso_http_opts_t *opts,

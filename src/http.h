@@ -24,6 +24,12 @@ typedef struct {
     apr_interval_time_t max_age; /* from Cache-Control max-age, -1 if none */
 } nsso_http_response_t;
 
+/* Called after every request with its URL, its HTTP status (0: no answer)
+ * and the time it took: how the module counts its calls to HMPPS Auth
+ * (metrics.c). NULL: none. Set in the parent before children start. */
+typedef void (*nsso_http_observer_fn)(const char *url, long status, apr_interval_time_t took);
+void nsso_http_set_observer(nsso_http_observer_fn fn);
+
 /* One-time libcurl initialisation (call in the parent before threads). */
 apr_status_t nsso_http_global_init(void);
 

@@ -114,16 +114,24 @@ static const char *usable_caseload(apr_pool_t *p, json_t *v)
     if (!json_is_string(v))
         return NULL;
     s = json_string_value(v);
+    /* a comma would split the NOMIS_SSO_CASELOADS list */
     if (!*s || strlen(s) != json_string_length(v) || strlen(s) > 32 || has_ctl(s)
-        || !strcmp(s, PSEUDO_CASELOAD))
+        || strchr(s, ',') || !strcmp(s, PSEUDO_CASELOAD))
         return NULL;
     return apr_pstrdup(p, s);
 }
 
-/* Prison API shape: the currently active entry, else the first usable one. */
-static const char *caseload_from_array(apr_pool_t *p, json_t *a)
+static void add_caseload(apr_array_header_t *all, const char *id)
 {
-    const char *first = NULL;
+    if (id && !nsso_list_has(all, id, 0))
+        APR_ARRAY_PUSH(all, const char *) = id;
+}
+
+/* Prison API shape: every usable entry; the currently active one, else the
+ * first, is the active one. */
+static const char *caseloads_from_array(apr_pool_t *p, json_t *a, apr_array_header_t *all)
+{
+    const char *first = NULL, *active = NULL;
     size_t i;
 
     for (i = 0; i < json_array_size(a); i++) {
@@ -132,27 +140,64 @@ static const char *caseload_from_array(apr_pool_t *p, json_t *a)
                          ? usable_caseload(p, json_object_get(e, "caseLoadId")) : NULL;
         if (!id)
             continue;
-        if (json_is_true(json_object_get(e, "currentlyActive")))
-            return id;
+        add_caseload(all, id);
+        if (!active && json_is_true(json_object_get(e, "currentlyActive")))
+            active = id;
         if (!first)
             first = id;
     }
-    return first;
+    return active ? active : first;
+}
+
+/* Manage Users API shape: activeCaseload.id and caseloads[].id. */
+static const char *caseloads_from_manage_users(apr_pool_t *p, json_t *doc,
+                                               apr_array_header_t *all)
+{
+    json_t *list = json_object_get(doc, "caseloads"), *ac = json_object_get(doc, "activeCaseload");
+    const char *active = json_is_object(ac) ? usable_caseload(p, json_object_get(ac, "id")) : NULL;
+    size_t i;
+
+    add_caseload(all, active);
+    for (i = 0; i < json_array_size(list); i++) {
+        json_t *e = json_array_get(list, i);
+        if (json_is_object(e))
+            add_caseload(all, usable_caseload(p, json_object_get(e, "id")));
+    }
+    return active;
+}
+
+apr_status_t nsso_caseloads_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                  const char **active, apr_array_header_t **all,
+                                  const char **err)
+{
+    json_t *doc = json_loadb(json, len, 0, NULL);
+
+    *all = apr_array_make(p, 4, sizeof(const char *));
+    *active = NULL;
+    if (json_is_array(doc))
+        *active = caseloads_from_array(p, doc, *all);
+    else if (json_is_object(doc) && (json_object_get(doc, "activeCaseload")
+                                     || json_object_get(doc, "caseloads")))
+        *active = caseloads_from_manage_users(p, doc, *all);
+    else if (json_is_object(doc)) {
+        *active = usable_caseload(p, json_object_get(doc, "activeCaseLoadId"));
+        add_caseload(*all, *active);
+    }
+    json_decref(doc);
+    if (!doc || (*all)->nelts == 0) {
+        *err = doc ? "no caseload in the answer" : "answer is not JSON";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
 }
 
 const char *nsso_caseload_parse(apr_pool_t *p, const char *json, apr_size_t len,
                                 const char **err)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(json, len, 0, &jerr);
-    const char *id = NULL;
+    apr_array_header_t *all;
+    const char *active = NULL;
 
-    if (json_is_object(doc))
-        id = usable_caseload(p, json_object_get(doc, "activeCaseLoadId"));
-    else if (json_is_array(doc))
-        id = caseload_from_array(p, doc);
-    if (!id)
-        *err = doc ? "no active caseload in the answer" : "answer is not JSON";
-    json_decref(doc);
-    return id;
+    if (nsso_caseloads_parse(p, json, len, &active, &all, err) == APR_SUCCESS && !active)
+        *err = "no active caseload in the answer";
+    return active;
 }

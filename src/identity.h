@@ -1,7 +1,7 @@
 /* identity.h - pure logic about who a signed-in user is and what they may
  * do: role matching (with or without the ROLE_ prefix), the role list
  * handed downstream, safe header values, which request headers could
- * spoof identity, and reading the active caseload from HMPPS answers. */
+ * spoof identity, and reading the caseloads from HMPPS answers. */
 #ifndef NSSO_IDENTITY_H
 #define NSSO_IDENTITY_H
 
@@ -38,10 +38,22 @@ const char *nsso_header_safe(apr_pool_t *p, const char *v);
  * headers: "X-Nomis-*" in any case, with '_' standing for '-'. */
 int nsso_is_identity_header(const char *name);
 
-/* The active caseload from /api/user/me ({"activeCaseLoadId": "LEI"}) or the
- * prison API ([{"caseLoadId":"LEI","currentlyActive":true}, ...]). The
- * pseudo-caseload NWEB is ignored. NULL with *err when there is none or
- * the document is unreadable. */
+/* The caseloads a user holds, from one of three HMPPS answers: the Manage
+ * Users API's /users/me/caseloads ({"activeCaseload":{"id":"LEI"},
+ * "caseloads":[{"id":"LEI"},{"id":"MDI"}]}), Auth's deprecated /api/user/me
+ * ({"activeCaseLoadId":"LEI"}: that one only) or the prison API
+ * ([{"caseLoadId":"LEI","currentlyActive":true}, ...]: the currently active
+ * entry, else the first, is the active one). *active (NULL when none) and
+ * *all (every one held, the active one included, each once) are set. The
+ * pseudo-caseload NWEB and ids that are empty, longer than 32 bytes or
+ * hold a comma or control character are ignored. APR_EGENERAL with *err
+ * when the document is unreadable or names no caseload at all. */
+apr_status_t nsso_caseloads_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                  const char **active, apr_array_header_t **all,
+                                  const char **err);
+
+/* The active caseload alone (nsso_caseloads_parse); NULL with *err when
+ * there is none. */
 const char *nsso_caseload_parse(apr_pool_t *p, const char *json, apr_size_t len,
                                 const char **err);
 

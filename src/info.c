@@ -1,5 +1,5 @@
 /* info.c - NomisSSOInfoURI: the cookie's own session as JSON, for the
- * service's page scripts (who is signed in, roles, caseload, expiry). It
+ * service's page scripts (who is signed in, roles, caseloads, expiry). It
  * reads the session like check_authn does (lifecycle rules included) but
  * never starts a sign-in: no session is a 401 with a JSON error. */
 #include "info.h"
@@ -28,6 +28,20 @@ static int send_json(request_rec *r, int status, json_t *doc)
     return OK;
 }
 
+/* A JSON array of the strings of a (roles without ROLE_ when bare); NULL
+ * makes json_pack fail, answered 500. */
+static json_t *string_list(const apr_array_header_t *a, int bare)
+{
+    json_t *out = json_array();
+    int i;
+
+    for (i = 0; out && a && i < a->nelts; i++) {
+        const char *v = APR_ARRAY_IDX(a, i, const char *);
+        json_array_append_new(out, json_string(bare ? nsso_role_bare(v) : v));
+    }
+    return out;
+}
+
 /* NomisSSOInfoURI: the cookie's own session as JSON for the page's scripts. */
 int nsso_info_handle(request_rec *r, const nsso_srv_conf *c)
 {
@@ -35,18 +49,15 @@ int nsso_info_handle(request_rec *r, const nsso_srv_conf *c)
         nsso_req_cookies(r);
     const char *id = NULL;
     nsso_session_t *s = NULL;
-    json_t *doc, *roles;
-    int i;
+    json_t *doc;
 
     /* no 503 here: a script reads "not signed in" and can ask again */
     if (nsso_session_current(r, c, cookies, &id, &s) != APR_SUCCESS)
         return send_json(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "not signed in"));
-    roles = json_array();
-    for (i = 0; roles && i < s->roles->nelts; i++)
-        json_array_append_new(roles, json_string(
-            nsso_role_bare(APR_ARRAY_IDX(s->roles, i, const char *))));
-    doc = json_pack("{s:s, s:s?, s:s?, s:o, s:s?, s:I}", "user", s->user,
-                    "name", s->name, "authSource", s->auth_source, "roles", roles,
-                    "caseload", s->caseload, "expiresAt", (json_int_t)s->expires);
+    doc = json_pack("{s:s, s:s?, s:s?, s:o, s:s?, s:o, s:s?, s:I}", "user", s->user,
+                    "name", s->name, "authSource", s->auth_source,
+                    "roles", string_list(s->roles, 1), "caseload", s->caseload,
+                    "caseloads", string_list(s->caseloads, 0), "userUuid", s->user_uuid,
+                    "expiresAt", (json_int_t)s->expires);
     return send_json(r, HTTP_OK, doc);
 }

@@ -1,11 +1,13 @@
 /* jwt.c - owns access-token verification: JWKS documents become cjose RSA
  * keys; a compact JWS is checked for shape, its protected header for alg and
  * kid, its signature with cjose, and only then is the payload parsed (strict
- * JSON, duplicates refused) into nsso_claims_t and checked for iss/exp/nbf/iat. */
+ * JSON, duplicates refused) into nsso_claims_t and checked for iss/exp/nbf/iat;
+ * the claims a policy names (NomisSSOPassClaim) are kept as text. */
 #include "jwt.h"
 #include "util.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -504,6 +506,77 @@ static int claim_bool(const json_t *o, const char *name, int *out)
     return 0;
 }
 
+/* A scalar claim value as text; NULL for anything else. */
+static const char *scalar_text(apr_pool_t *p, const json_t *v)
+{
+    if (json_is_string(v))
+        return json_cstr(v) ? apr_pstrdup(p, json_string_value(v)) : NULL;
+    if (json_is_integer(v))
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
+    if (json_is_real(v)) {
+        /* JSON's own rendering: shortest form that reads back the same */
+        char *t = json_dumps(v, JSON_ENCODE_ANY);
+        const char *out = t ? apr_pstrdup(p, t) : NULL;
+        free(t);
+        return out;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    return NULL;
+}
+
+/* A claim value for a handler (nsso_jwt_claim_pick says which). */
+static const char *claim_text(apr_pool_t *p, const json_t *v)
+{
+    apr_array_header_t *parts;
+    const json_t *e;
+    const char *t;
+    size_t i;
+
+    if (!json_is_array(v))
+        t = scalar_text(p, v);
+    else {
+        parts = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(const char *));
+        json_array_foreach(v, i, e) {
+            const char *s = scalar_text(p, e);
+            if (!s && (json_is_object(e) || json_is_array(e)))
+                return NULL;
+            if (s && *s && !strchr(s, ','))
+                APR_ARRAY_PUSH(parts, const char *) = s;
+        }
+        t = apr_array_pstrcat(p, parts, ',');
+    }
+    return t && strlen(t) <= NSSO_CLAIM_VALUE_MAX ? t : NULL;
+}
+
+static apr_array_header_t *claims_pick(apr_pool_t *p, const json_t *o,
+                                       const apr_array_header_t *names)
+{
+    apr_array_header_t *out = apr_array_make(p, names ? 2 * names->nelts + 1 : 1,
+                                             sizeof(const char *));
+    int i;
+
+    for (i = 0; names && i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        const char *t = claim_text(p, json_object_get(o, name));
+        if (t) {
+            APR_ARRAY_PUSH(out, const char *) = name;
+            APR_ARRAY_PUSH(out, const char *) = t;
+        }
+    }
+    return out;
+}
+
+apr_array_header_t *nsso_jwt_claim_pick(apr_pool_t *p, const char *payload, apr_size_t len,
+                                        const apr_array_header_t *names)
+{
+    json_t *o = json_loadb(payload, len, JSON_REJECT_DUPLICATES, NULL);
+    apr_array_header_t *out = json_is_object(o) ? claims_pick(p, o, names) : NULL;
+
+    json_decref(o);
+    return out;
+}
+
 static nsso_jwt_result_t claims_read(apr_pool_t *p, const json_t *o,
                                      nsso_claims_t **out, const char **err)
 {
@@ -577,6 +650,8 @@ static nsso_jwt_result_t verify_signed(apr_pool_t *p, const char *compact,
 
     if (r == NSSO_JWT_OK)
         r = claims_read(p, payload, &c, err);
+    if (r == NSSO_JWT_OK)
+        c->picked = claims_pick(p, payload, policy->pick);
     json_decref(payload);
     if (r == NSSO_JWT_OK)
         r = claims_check(c, policy, err);

@@ -40,6 +40,7 @@ typedef struct {
     apr_int64_t iat;           /* 0 if absent */
     apr_int64_t nbf;           /* 0 if absent */
     int passed_mfa;            /* -1 absent, 0/1 */
+    apr_array_header_t *picked;      /* policy->pick's claims: name, value, ... */
 } nsso_claims_t;
 
 typedef enum {
@@ -58,6 +59,7 @@ typedef struct {
     const apr_array_header_t *algs;  /* allowed "alg" values; NULL means {"RS256"} */
     apr_int64_t skew;                /* seconds of tolerance for exp/nbf/iat */
     apr_int64_t now;                 /* seconds since epoch; 0: current time */
+    const apr_array_header_t *pick;  /* claim names to keep as text (nsso_jwt_claim_pick); NULL: none */
 } nsso_jwt_policy_t;
 
 /* Verify and parse. On NSSO_JWT_OK *claims is filled (pool p). *kid receives
@@ -70,6 +72,24 @@ nsso_jwt_result_t nsso_jwt_verify(apr_pool_t *p, const char *compact,
                                   const char **err);
 
 const char *nsso_jwt_result_str(nsso_jwt_result_t r);
+
+/* Longest claim value nsso_jwt_claim_pick keeps (a session record must fit
+ * its store entry). */
+#define NSSO_CLAIM_VALUE_MAX 1024
+
+/* Most claims NomisSSOPassClaim may pass (and a session record carries). */
+#define NSSO_MAX_PASS_CLAIMS 16
+
+/* The top-level claims of payload (a JWT payload's JSON text) named in
+ * names (const char *), as text for a handler: name, value, name, value...
+ * in the order of names. A string is kept as it is, a number as JSON
+ * writes it, a boolean as true/false, an array of those comma-joined
+ * (elements holding a comma left out). An absent or null claim, an object,
+ * an array holding an object or an array, a string with a NUL and a value
+ * longer than NSSO_CLAIM_VALUE_MAX are left out. NULL when payload is not
+ * a JSON object. nsso_jwt_verify does the same with policy->pick. */
+apr_array_header_t *nsso_jwt_claim_pick(apr_pool_t *p, const char *payload, apr_size_t len,
+                                        const apr_array_header_t *names);
 
 /* ---- per-process JWKS cache ---------------------------------------------
  * Holds the current parsed JWKS, refetching through a callback when it is

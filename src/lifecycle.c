@@ -18,6 +18,7 @@
  * settings differ (realm.h). */
 #include "lifecycle.h"
 #include "endpoints.h"
+#include "events.h"
 #include "request.h"
 #include "runtime.h"
 #include "oauth.h"
@@ -43,6 +44,7 @@ apr_status_t nsso_token_verify(request_rec *r, const nsso_srv_conf *c, const cha
     pol.algs = c->algs;
     pol.skew = nsso_conf_clock_skew(c);
     pol.now = apr_time_sec(apr_time_now());
+    pol.pick = nsso_conf_pass_claim_names(r->pool, c);
     *claims = NULL;
     res = nsso_jwks_cache_verify(c->jwks, r->pool, token, &pol, claims, &fetch_rv, &why);
     if (result)
@@ -231,6 +233,7 @@ static refresh_result refresh_tokens(request_rec *r, const nsso_srv_conf *c,
     }
     fresh->created = s->created;
     fresh->caseload = s->caseload;
+    fresh->caseloads = s->caseloads;
     fresh->realm = c->realm;
     *s = *fresh;
     return REFRESH_OK;
@@ -273,6 +276,7 @@ static apr_status_t maybe_refresh(request_rec *r, const nsso_srv_conf *c,
             return APR_SUCCESS;
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NSSO_LOGNO(0612) "session %s: access token expired",
                       nsso_redact(r->pool, id));
+        nsso_event(r, NSSO_EV_EXPIRED, &(nsso_event_info_t){ .session = s, .session_id = id });
         nsso_session_delete(r, c, id);
         return APR_NOTFOUND;
     }
@@ -301,8 +305,11 @@ static apr_status_t maybe_refresh(request_rec *r, const nsso_srv_conf *c,
     if (res == REFRESH_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0613) "refreshed the access token of %s",
                       s->user);
+        nsso_event(r, NSSO_EV_REFRESHED, &(nsso_event_info_t){ .session = s, .session_id = id });
         return APR_SUCCESS;
     }
+    nsso_event(r, NSSO_EV_REFRESH_FAILED, &(nsso_event_info_t){ .session = s, .session_id = id,
+               .reason = res == REFRESH_REJECTED ? NSSO_REFRESH_REJECTED : NSSO_REFRESH_FAILED });
     if (res == REFRESH_REJECTED || expired) {
         nsso_session_delete(r, c, id);
         /* an expired token whose refresh could not be stored: the store is down */
@@ -361,6 +368,7 @@ static apr_status_t still_active(request_rec *r, const nsso_srv_conf *c, const c
     if (active == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0617) "session of %s ended: the token "
                       "verification API says its token is no longer active", s->user);
+        nsso_event(r, NSSO_EV_REVOKED, &(nsso_event_info_t){ .session = s, .session_id = id });
         nsso_session_delete(r, c, id);
         return APR_NOTFOUND;
     }
@@ -463,6 +471,7 @@ apr_status_t nsso_session_current(request_rec *r, const nsso_srv_conf *c,
                       now - s->created >= nsso_conf_max_duration(c)
                       ? "older than NomisSSOSessionMaxDuration"
                       : "idle longer than NomisSSOSessionInactivityTimeout");
+        nsso_event(r, NSSO_EV_EXPIRED, &(nsso_event_info_t){ .session = s, .session_id = id });
         nsso_session_delete(r, c, id);
         return APR_NOTFOUND;
     }

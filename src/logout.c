@@ -9,6 +9,7 @@
 #include "logout.h"
 #include "cookie.h"
 #include "crypto.h"
+#include "events.h"
 #include "lifecycle.h"
 #include "redirect.h"
 #include "request.h"
@@ -128,6 +129,9 @@ int nsso_logout_handle(request_rec *r, const nsso_srv_conf *c)
                                "part of this service.");
     }
     if (id) {
+        /* who signs out, for the audit log: read before it goes */
+        nsso_event(r, NSSO_EV_SIGN_OUT, &(nsso_event_info_t){
+            .session = nsso_session_peek(r, c), .session_id = id });
         nsso_session_delete(r, c, id);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0402) "signed out session %s",
                       nsso_redact(r->pool, id));

@@ -14,6 +14,7 @@
  * The password is never logged or stored. */
 #include "password.h"
 #include "signin.h"
+#include "events.h"
 #include "request.h"
 #include "respond.h"
 #include "runtime.h"
@@ -273,6 +274,8 @@ static int sign_in(request_rec *r, const nsso_srv_conf *c,
     if (refused) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0504) "password sign-in refused for %s",
                       nsso_header_safe(r->pool, apr_pstrndup(r->pool, username, 64)));
+        nsso_event(r, NSSO_EV_SIGN_IN_FAILED, &(nsso_event_info_t){
+            .user = username, .reason = NSSO_FAIL_CODE_REFUSED });
         return show_form(r, c, state, username, "Wrong username or password.", HTTP_OK);
     }
     if (rc == HTTP_MOVED_TEMPORARILY) {

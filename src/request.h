@@ -10,8 +10,9 @@
 #include "nsso.h"
 #include "session.h"
 
-/* The identity values expose.c publishes (NOMIS_SSO_* / X-Nomis-*). */
-#define NSSO_IDENTITY_FIELDS 9
+/* The identity values expose.c publishes (NOMIS_SSO_* / X-Nomis-*): its
+ * own and the claims NomisSSOPassClaim names. */
+#define NSSO_IDENTITY_FIELDS (11 + NSSO_MAX_PASS_CLAIMS)
 
 typedef struct {
     /* the Cookie header as last parsed, and its cookies */
@@ -38,6 +39,7 @@ typedef struct {
 
     /* the id a refusal page shows and logs (nsso_request_id) */
     const char *request_id;
+    const char *session_id;     /* its id, from the cookie (NULL: a bearer token) */
 } nsso_req;
 
 /* This request's state (made zeroed on first use). */

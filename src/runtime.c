@@ -11,6 +11,7 @@
 #include "realm.h"
 #include "endpoints.h"
 #include "util.h"
+#include "metrics.h"
 
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -173,19 +174,27 @@ static const nsso_crypto *host_crypto(apr_pool_t *pconf, server_rec *s)
     return crypto;
 }
 
-/* Sessions in a shared engine: keys and values protected with the first
- * configured server's passphrase (all hosts sharing the engine need it). */
-static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *main_s)
+/* The keys of what a shared engine holds: the first configured server's
+ * passphrase (all hosts sharing the engine need it), else this host's own. */
+static const nsso_crypto *engine_crypto(apr_pool_t *pconf, server_rec *main_s)
 {
-    const nsso_global_conf *g = nsso_global();
     const nsso_crypto *crypto = NULL;
-    const char *err = NULL;
     server_rec *s;
-    apr_status_t rv;
 
     for (s = main_s; s && !crypto; s = s->next)
         crypto = nsso_srv(s)->crypto;
-    if (!crypto && !(crypto = host_crypto(pconf, main_s)))
+    return crypto ? crypto : host_crypto(pconf, main_s);
+}
+
+/* Sessions in a shared engine: keys and values sealed (engine_crypto). */
+static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *main_s)
+{
+    const nsso_global_conf *g = nsso_global();
+    const nsso_crypto *crypto = engine_crypto(pconf, main_s);
+    const char *err = NULL;
+    apr_status_t rv;
+
+    if (!crypto)
         return APR_EGENERAL;
     if ((rv = mutex_setup(main_s)) != APR_SUCCESS)
         return rv;
@@ -205,14 +214,11 @@ static apr_status_t socache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_r
 static apr_status_t redis_setup(apr_pool_t *pconf, server_rec *main_s)
 {
     const nsso_global_conf *g = nsso_global();
-    const nsso_crypto *crypto = NULL;
+    const nsso_crypto *crypto = engine_crypto(pconf, main_s);
     const char *err = NULL;
-    server_rec *s;
     apr_status_t rv;
 
-    for (s = main_s; s && !crypto; s = s->next)
-        crypto = nsso_srv(s)->crypto;
-    if (!crypto && !(crypto = host_crypto(pconf, main_s)))
+    if (!crypto)
         return APR_EGENERAL;
     rv = nsso_redis_store_create(pconf, main_s, &g->redis, crypto, g->cache_entry_size,
                                  &session_store, &err);
@@ -316,6 +322,7 @@ static apr_status_t fetch_jwks(void *ctx, apr_pool_t *p, char **body,
         if (*max_age <= 0 || *max_age > retry)
             *max_age = retry;
     }
+    nsso_metrics_count(NSSO_M_JWKS_REFRESHES);
     return APR_SUCCESS;
 }
 

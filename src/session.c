@@ -14,9 +14,12 @@
 
 /* Version 3 ends each string with a NUL so a parse can point into the record
  * instead of copying; version 4 adds the realm and the user a client token
- * was issued for. Versions 2 (3 without the NULs) and 3 are still read,
- * with neither (a realm check then refuses them). */
-#define SESSION_VERSION 4
+ * was issued for; version 5 the user_uuid, every caseload held and the
+ * claims NomisSSOPassClaim passes. Versions 2 (3 without the NULs), 3 and 4
+ * are still read, without the fields they lack (a realm check refuses
+ * records without a realm). */
+#define SESSION_VERSION 5
+#define SESSION_VERSION_NO_UUID 4
 #define SESSION_VERSION_NO_REALM 3
 #define SESSION_VERSION_UNTERMINATED 2
 
@@ -104,6 +107,9 @@ nsso_session_t *nsso_session_from_claims(apr_pool_t *p, const nsso_claims_t *cla
     s->scope = copy_strings(p, claims->scope);
     s->access_token = apr_pstrdup(p, access_token);
     s->refresh_token = dup_or_null(p, refresh_token);
+    s->user_uuid = dup_or_null(p, claims->user_uuid);
+    s->caseloads = apr_array_make(p, 1, sizeof(const char *));
+    s->claims = copy_strings(p, claims->picked);
     s->expires = claims->exp;
     s->created = now;
     s->last_access = now;
@@ -210,6 +216,9 @@ apr_status_t nsso_session_serialize(apr_pool_t *p, const nsso_session_t *s,
     w_u32(&w, s->client_credentials ? 1 : 0);
     w_str(&w, s->realm);
     w_str(&w, s->on_behalf_of);
+    w_str(&w, s->user_uuid);
+    w_list(&w, s->caseloads);
+    w_list(&w, s->claims);
     *out = (char *)w.buf;
     *len = w.len;
     return APR_SUCCESS;
@@ -310,7 +319,8 @@ apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
     int version;
 
     if (!data || len < 1
-        || (rd.at[0] != SESSION_VERSION && rd.at[0] != SESSION_VERSION_NO_REALM
+        || (rd.at[0] != SESSION_VERSION && rd.at[0] != SESSION_VERSION_NO_UUID
+            && rd.at[0] != SESSION_VERSION_NO_REALM
             && rd.at[0] != SESSION_VERSION_UNTERMINATED)) {
         *err = "session record of an unknown version";
         return APR_EGENERAL;
@@ -335,10 +345,22 @@ apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
     s->last_access = r_i64(&rd);
     s->verified_at = r_i64(&rd);
     cc = r_u32(&rd);
-    if (version == SESSION_VERSION) {
+    if (version >= SESSION_VERSION_NO_UUID) {
         s->realm = r_str(&rd);
         s->on_behalf_of = r_str(&rd);
     }
+    if (version >= SESSION_VERSION) {
+        s->user_uuid = r_str(&rd);
+        s->caseloads = r_list(&rd);
+        s->claims = r_list(&rd);
+    }
+    else {
+        s->caseloads = apr_array_make(p, 1, sizeof(const char *));
+        s->claims = apr_array_make(p, 1, sizeof(const char *));
+    }
+    /* claims come in name/value pairs, no more than may be passed */
+    if (!rd.bad && (s->claims->nelts % 2 || s->claims->nelts > 2 * NSSO_MAX_PASS_CLAIMS))
+        rd.bad = 1;
     if (rd.bad || rd.at != rd.end || !s->user || !*s->user || !s->access_token || cc > 1) {
         *err = "session record is truncated, malformed or incomplete";
         return APR_EGENERAL;
@@ -346,6 +368,16 @@ apr_status_t nsso_session_parse(apr_pool_t *p, const char *data, apr_size_t len,
     s->client_credentials = (int)cc;
     *out = s;
     return APR_SUCCESS;
+}
+
+const char *nsso_session_claim(const nsso_session_t *s, const char *claim)
+{
+    int i;
+
+    for (i = 0; s->claims && i + 1 < s->claims->nelts; i += 2)
+        if (!strcmp(APR_ARRAY_IDX(s->claims, i, const char *), claim))
+            return APR_ARRAY_IDX(s->claims, i + 1, const char *);
+    return NULL;
 }
 
 /* ---- ids ------------------------------------------------------------------ */

@@ -33,7 +33,13 @@ typedef struct {
     int client_credentials;    /* a service's own token, not a member of staff */
     const char *realm;         /* realm id of the server that accepted it (realm.h) */
     const char *on_behalf_of;  /* client token: the user it names (audit only) */
+    const char *user_uuid;     /* user_uuid claim, may be NULL */
+    apr_array_header_t *caseloads; /* every caseload held (NWEB left out), may be empty */
+    apr_array_header_t *claims;    /* NomisSSOPassClaim values: claim name, value, ... */
 } nsso_session_t;
+
+/* The value of the passed claim named claim in s, or NULL. */
+const char *nsso_session_claim(const nsso_session_t *s, const char *claim);
 
 /* 1 when verified claims are a client's own token, never a member of
  * staff: grant_type client_credentials; else (no grant_type, or another)
@@ -48,7 +54,8 @@ int nsso_claims_client(const nsso_claims_t *claims);
  * user_id and auth_source. A client token's (nsso_claims_client) is its
  * client_id with client_credentials set, the user it names (user_name) in
  * on_behalf_of only (checked like a user name), and no name, user_id or
- * auth_source: a client token without client_id is refused. */
+ * auth_source: a client token without client_id is refused. The user_uuid
+ * and the claims picked by the verification (claims->picked) are kept. */
 nsso_session_t *nsso_session_from_claims(apr_pool_t *p,
                                          const nsso_claims_t *claims,
                                          const char *access_token,

@@ -17,6 +17,7 @@
 #include "endpoints.h"
 #include "cookie.h"
 #include "crypto.h"
+#include "events.h"
 #include "identity.h"
 #include "lifecycle.h"
 #include "oauth.h"
@@ -235,9 +236,17 @@ static apr_status_t state_spend(request_rec *r, const nsso_srv_conf *c,
     return rv;
 }
 
+/* A sign-in that ends here, counted and audited once. */
+static void signin_failed(request_rec *r, nsso_fail_reason_t why)
+{
+    nsso_event(r, NSSO_EV_SIGN_IN_FAILED, &(nsso_event_info_t){ .reason = why });
+}
+
 static int token_failure_page(request_rec *r, nsso_oauth_result_t res,
                               const char *oauth_error, const char *err)
 {
+    signin_failed(r, res == NSSO_OAUTH_REJECTED ? NSSO_FAIL_CODE_REFUSED
+                                                : NSSO_FAIL_AUTH_UNAVAILABLE);
     if (res == NSSO_OAUTH_REJECTED && oauth_error && !strcmp(oauth_error, "invalid_grant")) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0306) "code exchange refused: %s", err);
         return nsso_error_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
@@ -262,6 +271,8 @@ static nsso_claims_t *verify_token(request_rec *r, const nsso_srv_conf *c,
 
     if (rv == APR_SUCCESS)
         return claims;
+    signin_failed(r, rv == NSSO_UNAVAILABLE ? NSSO_FAIL_AUTH_UNAVAILABLE
+                                            : NSSO_FAIL_TOKEN_REFUSED);
     if (rv == NSSO_UNAVAILABLE)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       NSSO_LOGNO(0308) "cannot fetch HMPPS Auth's signing keys: %s", err);
@@ -289,8 +300,10 @@ static int create_session(request_rec *r, const nsso_srv_conf *c,
     case APR_SUCCESS:
         break;
     case NSSO_UNAVAILABLE:
+        signin_failed(r, NSSO_FAIL_STORE);
         return nsso_store_down_page(r);
     default:
+        signin_failed(r, NSSO_FAIL_STORE);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* no fixation: whatever session the browser had before is ended */
@@ -300,6 +313,7 @@ static int create_session(request_rec *r, const nsso_srv_conf *c,
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0311) "signed in %s (auth source %s), session %s",
                   s->user, s->auth_source ? s->auth_source : "-",
                   nsso_redact(r->pool, id));
+    nsso_event(r, NSSO_EV_SIGN_IN, &(nsso_event_info_t){ .session = s, .session_id = id });
     return OK;
 }
 
@@ -318,6 +332,7 @@ static int callback_params(request_rec *r, const char **state, const char **code
 
 static int bad_state(request_rec *r, const char *why)
 {
+    signin_failed(r, NSSO_FAIL_STATE);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, NSSO_LOGNO(0312) "sign-in callback refused: %s", why);
     return nsso_error_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
                       "This sign-in has expired or was already used. "
@@ -386,6 +401,7 @@ static const nsso_state_t *callback_state(request_rec *r, const nsso_srv_conf *c
         *rc = bad_state(r, "state replayed");
         return NULL;
     default:
+        signin_failed(r, NSSO_FAIL_STORE);
         *rc = nsso_store_down_page(r);
         return NULL;
     }
@@ -399,6 +415,7 @@ static int auth_server_error(request_rec *r, const char *error)
     for (char *q = (char *)code; *q; q++)
         if (!apr_isalnum(*q) && *q != '_')
             *q = '?';
+    signin_failed(r, strcmp(code, "access_denied") ? NSSO_FAIL_AUTH_ERROR : NSSO_FAIL_CANCELLED);
     if (!strcmp(code, "access_denied")) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0313) "HMPPS Auth: access denied");
         return nsso_error_page(r, HTTP_FORBIDDEN, "Sign-in cancelled",
@@ -411,7 +428,7 @@ static int auth_server_error(request_rec *r, const char *error)
                       "Please try again in a few minutes.");
 }
 
-/* The active caseload, asked once at sign-in. A failure is logged and the
+/* The caseloads, asked once at sign-in. A failure is logged and the
  * sign-in goes on: Require nomis-caseload then denies. */
 static void fetch_caseload(request_rec *r, const nsso_srv_conf *c, nsso_session_t *s)
 {
@@ -433,10 +450,10 @@ static void fetch_caseload(request_rec *r, const nsso_srv_conf *c, nsso_session_
                       resp.status);
         return;
     }
-    s->caseload = nsso_caseload_parse(r->pool, resp.body, resp.len, &err);
-    if (!s->caseload)
+    if (nsso_caseloads_parse(r->pool, resp.body, resp.len, &s->caseload, &s->caseloads,
+                             &err) != APR_SUCCESS || !s->caseload)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0317) "caseload lookup for %s: %s",
-                      s->user, err);
+                      s->user, err ? err : "no active caseload in the answer");
 }
 
 int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *form,
@@ -468,6 +485,7 @@ int nsso_signin_complete(request_rec *r, const nsso_srv_conf *c, const char *for
                                  apr_time_sec(apr_time_now()));
     if (!s || s->client_credentials) {
         /* a client's own token (nsso_claims_client) is never a member of staff */
+        signin_failed(r, NSSO_FAIL_TOKEN_REFUSED);
         if (s)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0318) "access token is a "
                           "client's own token (client credentials), not a signed-in member "

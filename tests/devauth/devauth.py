@@ -516,6 +516,7 @@ class Handler(BaseHTTPRequestHandler):
         BASE + "/api/user/me": {"GET": ("me", "h_me")},
         BASE + "/api/user/me/roles": {"GET": ("roles", "h_roles")},
         BASE + "/api/users/me/caseLoads": {"GET": ("caseloads", "h_caseloads")},
+        BASE + "/users/me/caseloads": {"GET": ("caseloads", "h_manage_users_caseloads")},
         BASE + "/sign-out": {"GET": ("sign_out", "h_signout"), "POST": ("sign_out", "h_signout")},
         BASE + "/logout": {"GET": ("sign_out", "h_signout"), "POST": ("sign_out", "h_signout")},
         BASE + "/token/verify": {"POST": ("verify", "h_verify")},
@@ -1116,6 +1117,23 @@ class Handler(BaseHTTPRequestHandler):
                     "currentlyActive": cl == user.get("active_caseload"),
                 })
         self.send_json(200, out)
+
+    def h_manage_users_caseloads(self):
+        """The Manage Users API's GET /users/me/caseloads."""
+        claims = self.bearer_claims()
+        if claims is None:
+            return
+        user, name = self.token_user(claims)
+        describe = self.cfg.caseload_descriptions.get
+        held = list(user["caseloads"]) if user is not None else []
+        active = user.get("active_caseload") if user is not None else None
+        self.send_json(200, {
+            "username": user["username"] if user is not None else name or claims.get("sub"),
+            "active": bool(user.get("active", True)) if user is not None else True,
+            "accountType": "GENERAL",
+            "activeCaseload": {"id": active, "name": describe(active, active)} if active else None,
+            "caseloads": [{"id": cl, "name": describe(cl, cl)} for cl in held],
+        })
 
     # --- token verification API -------------------------------------------
     def h_verify(self):

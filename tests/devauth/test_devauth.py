@@ -380,6 +380,12 @@ def test_user_api(base):
     cls = requests.get(base + "/api/users/me/caseLoads", headers=h, timeout=5).json()
     assert [(c["caseLoadId"], c["currentlyActive"]) for c in cls] == [("LEI", True), ("MDI", False)]
     assert all(c["description"] for c in cls)
+    mu = requests.get(base + "/users/me/caseloads", headers=h, timeout=5).json()
+    assert mu == {"username": "ALLOC_SPO", "active": True, "accountType": "GENERAL",
+                  "activeCaseload": {"id": "LEI", "name": "Leeds (HMP)"},
+                  "caseloads": [{"id": "LEI", "name": "Leeds (HMP)"},
+                                {"id": "MDI", "name": "Moorland (HMP & YOI)"}]}
+    assert requests.get(base + "/users/me/caseloads", timeout=5).status_code == 401
     delius = password_grant(base, "delius_spo")["access_token"]
     d = me(base, delius).json()
     assert d["authSource"] == "delius" and "activeCaseLoadId" not in d

@@ -97,6 +97,22 @@ const nsso_jwks *nsso_fuzz_jwks(void)
     return jwks;
 }
 
+/* The claims the fuzz policy picks (NomisSSOPassClaim): one HMPPS-like, the
+ * module's own, and names the dictionaries give. */
+const apr_array_header_t *nsso_fuzz_pick_names(void)
+{
+    static apr_array_header_t *names;
+
+    if (names == NULL) {
+        names = apr_array_make(nsso_fuzz_root(), 4, sizeof(const char *));
+        APR_ARRAY_PUSH(names, const char *) = "establishment";
+        APR_ARRAY_PUSH(names, const char *) = "scope";
+        APR_ARRAY_PUSH(names, const char *) = "x";
+        APR_ARRAY_PUSH(names, const char *) = "passed_mfa";
+    }
+    return names;
+}
+
 const nsso_jwt_policy_t *nsso_fuzz_policy(void)
 {
     static nsso_jwt_policy_t pol;
@@ -110,6 +126,7 @@ const nsso_jwt_policy_t *nsso_fuzz_policy(void)
         pol.algs = algs;
         pol.skew = 60;
         pol.now = NSSO_FUZZ_NOW;
+        pol.pick = nsso_fuzz_pick_names();
     }
     return &pol;
 }

@@ -23,6 +23,8 @@ const char *nsso_fuzz_jwks_json(void);
 const nsso_jwks *nsso_fuzz_jwks(void);
 
 /* Issuer NSSO_FUZZ_ISS, algs RS256 and PS256, skew 60 s, now NSSO_FUZZ_NOW. */
+/* The claim names the fuzz policy picks. */
+const apr_array_header_t *nsso_fuzz_pick_names(void);
 const nsso_jwt_policy_t *nsso_fuzz_policy(void);
 
 /* Compact JWS of payload[0..len) under header_json, signed by key `which`

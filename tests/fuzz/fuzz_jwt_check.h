@@ -66,6 +66,19 @@ static void nsso_fuzz_jwt_result(const char *t, apr_pool_t *p, const char *token
     NSSO_FUZZ_CHECK(t, c->nbf - 60 <= NSSO_FUZZ_NOW && c->iat - 60 <= NSSO_FUZZ_NOW);
     NSSO_FUZZ_CHECK(t, c->authorities != NULL && c->scope != NULL);
     NSSO_FUZZ_CHECK(t, c->passed_mfa >= -1 && c->passed_mfa <= 1);
+    /* picked claims: pairs, named by the policy, in its order, bounded */
+    NSSO_FUZZ_CHECK(t, c->picked != NULL && c->picked->nelts % 2 == 0
+                           && c->picked->nelts <= 2 * nsso_fuzz_pick_names()->nelts);
+    for (int i = 0, n = 0; i < c->picked->nelts; i += 2) {
+        const char *name = APR_ARRAY_IDX(c->picked, i, const char *);
+        const char *value = APR_ARRAY_IDX(c->picked, i + 1, const char *);
+        while (n < nsso_fuzz_pick_names()->nelts
+               && strcmp(APR_ARRAY_IDX(nsso_fuzz_pick_names(), n, const char *), name))
+            n++;
+        NSSO_FUZZ_CHECK(t, n < nsso_fuzz_pick_names()->nelts);
+        NSSO_FUZZ_CHECK(t, value != NULL && strlen(value) <= NSSO_CLAIM_VALUE_MAX);
+        n++;
+    }
     if (payload != NULL) {
         json_t *o = json_loadb((const char *)payload, plen, 0, NULL);
         NSSO_FUZZ_CHECK(t, json_is_object(o));
@@ -98,6 +111,7 @@ static void nsso_fuzz_jwt_result(const char *t, apr_pool_t *p, const char *token
                                    == APR_SUCCESS);
             NSSO_FUZZ_CHECK(t, strcmp(back->user, s->user) == 0
                                    && back->roles->nelts == s->roles->nelts
+                                   && back->claims->nelts == c->picked->nelts
                                    && back->expires == s->expires);
             NSSO_FUZZ_CHECK(t, s->client_credentials == client && strcmp(s->user, u) == 0);
             /* a client is never dressed as a member of staff */

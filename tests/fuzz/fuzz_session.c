@@ -3,8 +3,9 @@
  * integers - and the bearer-token cache entries, which an attacker with
  * access to a shared store such as Redis could write). Invariants: an
  * accepted record has a user and an access token, and serialises to a record
- * that parses back to the same session. Seeds: corpus/session/gen-* are real
- * records from nsso_session_serialize (seedgen.c). */
+ * that parses back to the same session, and its passed claims are pairs.
+ * Seeds: corpus/session/gen-* are real records from nsso_session_serialize
+ * (seedgen.c); v2-*, v3-*, v4-* the records of earlier versions. */
 #include "fuzz_common.h"
 #include "session.h"
 
@@ -39,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (nsso_session_parse(p, (const char *)data, size, &s, &err) == APR_SUCCESS) {
         NSSO_FUZZ_CHECK(T, s != NULL && s->user != NULL && s->access_token != NULL);
-        NSSO_FUZZ_CHECK(T, s->roles != NULL && s->scope != NULL);
+        NSSO_FUZZ_CHECK(T, s->roles != NULL && s->scope != NULL && s->caseloads != NULL
+                               && s->claims != NULL);
         NSSO_FUZZ_CHECK(T, nsso_session_serialize(p, s, &rec, &len) == APR_SUCCESS);
         NSSO_FUZZ_CHECK(T, rec != NULL && len > 0); /* binary: no NUL */
         NSSO_FUZZ_CHECK(T, nsso_session_parse(p, rec, len, &back, &err) == APR_SUCCESS);
@@ -51,8 +53,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                && same_str(s->caseload, back->caseload)
                                && same_str(s->access_token, back->access_token)
                                && same_str(s->refresh_token, back->refresh_token));
+        NSSO_FUZZ_CHECK(T, same_str(s->realm, back->realm)
+                               && same_str(s->on_behalf_of, back->on_behalf_of)
+                               && same_str(s->user_uuid, back->user_uuid));
         NSSO_FUZZ_CHECK(T, same_list(s->roles, back->roles)
-                               && same_list(s->scope, back->scope));
+                               && same_list(s->scope, back->scope)
+                               && same_list(s->caseloads, back->caseloads)
+                               && same_list(s->claims, back->claims));
+        NSSO_FUZZ_CHECK(T, s->claims->nelts % 2 == 0
+                               && s->claims->nelts <= 2 * NSSO_MAX_PASS_CLAIMS);
         NSSO_FUZZ_CHECK(T, s->expires == back->expires && s->created == back->created
                                && s->last_access == back->last_access
                                && s->verified_at == back->verified_at

@@ -287,6 +287,23 @@ static apr_array_header_t *list(const char *a, const char *b)
     return l;
 }
 
+/* Where a record of s keeps client_credentials: the one byte that differs
+ * between s serialised with it 0 and with it 1. */
+static apr_size_t cc_offset(const nsso_session_t *s)
+{
+    nsso_session_t a = *s, b = *s;
+    apr_size_t la, lb, i;
+    char *ra, *rb;
+
+    a.client_credentials = 0;
+    b.client_credentials = 1;
+    ra = record(&a, &la);
+    rb = record(&b, &lb);
+    for (i = 0; i < la && ra[i] == rb[i]; i++)
+        ;
+    return i;
+}
+
 static void session_seeds(void)
 {
     static const char at[] = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImhtcHBzLWF1dGgif"
@@ -311,6 +328,10 @@ static void session_seeds(void)
     s.created = NSSO_FUZZ_NOW;
     s.last_access = NSSO_FUZZ_NOW + 100;
     s.verified_at = NSSO_FUZZ_NOW;
+    s.realm = "abcdefghijk";
+    s.user_uuid = "6a0a7d5e-3c1b-4f7a-9a52-0c6f1a9d2b41";
+    s.caseloads = list("LEI", "MDI");
+    s.claims = list("establishment", "LEI");
     rec = record(&s, &len);
     put("session", "user", rec, len);
     /* damaged copies of it */
@@ -325,8 +346,13 @@ static void session_seeds(void)
     memset(bad + 1, 0xff, 3);                 /* user length 0xffffff.. */
     put("session", "length-lie", bad, len);
     bad = apr_pmemdup(pool, rec, len);
-    bad[len - 4] = 2;                         /* client_credentials 2 */
+    bad[cc_offset(&s)] = 2;                   /* client_credentials 2 */
     put("session", "cc-2", bad, len);
+    bad = apr_pmemdup(pool, rec, len);
+    /* the claims list, last: count 2, "establishment" (4 + 13 + 1), "LEI"
+     * (4 + 3 + 1); an odd count of 3 */
+    bad[len - 26] = 3;
+    put("session", "claims-odd", bad, len);
     bad = apr_pmemdup(pool, rec, len);
     bad[5 + 2] = '\0';                       /* NUL inside the user name */
     put("session", "nul-in-user", bad, len);

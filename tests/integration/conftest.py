@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as H  # noqa: E402
+from backend_echo import EchoBackend  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -45,6 +46,17 @@ def pytest_runtest_makereport(item, call):
                 rep.sections.append(("httpd %s error_log" % obj.port, obj.log_tail(60)))
             elif isinstance(obj, H.DevAuth):
                 rep.sections.append(("devauth %s log" % obj.port, obj.log_tail(30)))
+
+
+# ---------------------------------------------------------------------------
+# the echo backend: a proxied application that answers with the request
+# headers it received (what X-Nomis-* reach an application)
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def echo_backend():
+    e = EchoBackend(H.PYTHON).start()
+    yield e
+    e.stop()
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,6 @@ import requests
 
 import harness as H
 from harness import cgi_env
-from backend_echo import EchoBackend
 from conftest import _track, serving
 
 CLIENT = H.CLIENT_ID            # allocation-manager: may use client_credentials
@@ -77,13 +76,6 @@ ScriptAliasMatch "^/(api|both)/" "{d}/cgi-bin/env.cgi"
     ProxyPass http://127.0.0.1:{port}/
 </Location>
 """.format(moddir=H.MODDIR, d=h.dir, port=echo_port, client=CLIENT, other=OTHER)
-
-
-@pytest.fixture(scope="module")
-def echo_backend():
-    e = EchoBackend(H.PYTHON).start()
-    yield e
-    e.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import requests
 
 import harness as H
 from harness import CALLBACK, COOKIE, STATE_PREFIX, cgi_env
-from backend_echo import EchoBackend
 from conftest import serving
 
 INFO = "/nomis-sso/info"
@@ -182,13 +181,6 @@ def verify_jwt(devauth, token):
 # fixtures
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def echo_backend():
-    e = EchoBackend(H.PYTHON).start()
-    yield e
-    e.stop()
-
-
-@pytest.fixture(scope="module")
 def expose_httpd(module_httpd_factory, echo_backend):
     return module_httpd_factory(mpm="event",
                                 extra=lambda h: expose_extra(h, echo_backend.port))
@@ -320,7 +312,9 @@ def test_backend_gets_identity_headers(logins, site):
         "x-nomis-auth-source": "nomis",
         "x-nomis-roles": "ALLOC_MGR",
         "x-nomis-caseload": "LEI",
+        "x-nomis-caseloads": "LEI",   # /api/user/me names the active one only
         "x-nomis-user-id": "485412",
+        "x-nomis-user-uuid": "6a0a7d5e-3c1b-4f7a-9a52-0c6f1a9d2b41",
         "x-nomis-expires": expires,
     }, echo["headers"]
     assert not any(norm(k) == "authorization" for k, _ in echo["headers"]), \

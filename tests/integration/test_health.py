@@ -3,7 +3,6 @@ with HMPPS Auth (devauth) up or killed and the session store up or down,
 and a per-child cache that keeps a burst of probes from hammering HMPPS Auth."""
 import time
 
-import pytest
 import requests
 
 import harness as H

@@ -38,7 +38,6 @@ import requests
 
 import harness as H
 from harness import cgi_env
-from backend_echo import EchoBackend
 from conftest import serving
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -233,13 +232,6 @@ def auth_proxy(devauth_server, own_key):
     p = AuthProxy(devauth_server.port, [own_key.jwk]).start()
     yield p
     p.stop()
-
-
-@pytest.fixture(scope="module")
-def echo_backend():
-    e = EchoBackend(H.PYTHON).start()
-    yield e
-    e.stop()
 
 
 @pytest.fixture(scope="module")
@@ -992,7 +984,8 @@ SPOOFS = {
     "many": [(b"X-Nomis-Roles", b"MOIC_ADMIN")] * 50,
 }
 MODULE_HEADERS = {"x-nomis-user", "x-nomis-name", "x-nomis-auth-source", "x-nomis-roles",
-                  "x-nomis-caseload", "x-nomis-user-id", "x-nomis-expires"}
+                  "x-nomis-caseload", "x-nomis-caseloads", "x-nomis-user-id",
+                  "x-nomis-user-uuid", "x-nomis-expires"}
 
 
 @pytest.mark.parametrize("spoof", sorted(SPOOFS))

@@ -1,8 +1,11 @@
 /* test_directives.c - the directive table (src/directives.def): its rows
  * are consistent, the simple kinds parse with their bounds, reset and merge
- * cover the fields, required directives are found, and docs/directives.md
- * says what the table says (every directive, its default, bounds and where
- * it is valid), so the doc cannot drift from the code. */
+ * cover the fields, required directives are found, NomisSSOPassClaim's
+ * names are checked, docs/directives.md says what the table says (every
+ * directive, its default, bounds and where it is valid) and
+ * conf.d/nomis_sso.conf is exactly what the table makes (sample_conf.c), so
+ * neither can drift from the code. `test_directives --sample-conf` prints
+ * the sample (make sample-conf). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +19,7 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include "directives.h"
+#include "sample_conf.h"
 #include "util.h"
 
 #ifndef NSSO_TOP_SRCDIR
@@ -267,6 +271,46 @@ static void test_missing_in_order(void **state)
     assert_null(nsso_directive_missing(&c));
 }
 
+/* ---- NomisSSOPassClaim ------------------------------------------------------ */
+
+static void test_pass_claim_add(void **state)
+{
+    apr_array_header_t *list = NULL;
+    const nsso_pass_claim_t *pc;
+    int i;
+
+    assert_null(nsso_pass_claim_add(pool, &list, "establishment_code", "ESTABLISHMENT_CODE"));
+    pc = &APR_ARRAY_IDX(list, 0, nsso_pass_claim_t);
+    assert_string_equal(pc->claim, "establishment_code");
+    assert_string_equal(pc->env, "NOMIS_SSO_ESTABLISHMENT_CODE");
+    assert_string_equal(pc->header, "X-Nomis-Establishment-Code");
+    assert_null(nsso_pass_claim_add(pool, &list, "x", "A1_2B"));
+    assert_string_equal(APR_ARRAY_IDX(list, 1, nsso_pass_claim_t).header, "X-Nomis-A1-2b");
+    /* names: [A-Z0-9_], bounded, never one of the module's own */
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "lower"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "A-B"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", ""));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "ROLES"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "USER"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "USER_UUID"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "CASELOADS"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "y", "ACCESS_TOKEN"));
+    /* claims: no space or control character, each once; names once */
+    assert_non_null(nsso_pass_claim_add(pool, &list, "a b", "AB"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "a\nb", "AB"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "", "AB"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "establishment_code", "OTHER"));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "other", "ESTABLISHMENT_CODE"));
+    assert_int_equal(list->nelts, 2);
+    /* at most NSSO_MAX_PASS_CLAIMS */
+    for (i = 2; i < NSSO_MAX_PASS_CLAIMS; i++)
+        assert_null(nsso_pass_claim_add(pool, &list, apr_psprintf(pool, "c%d", i),
+                                        apr_psprintf(pool, "C%d", i)));
+    assert_non_null(nsso_pass_claim_add(pool, &list, "one_more", "ONE_MORE"));
+    assert_int_equal(list->nelts, NSSO_MAX_PASS_CLAIMS);
+}
+
 /* ---- docs/directives.md against the table ------------------------------------------- */
 
 /* The paragraph under "### <name>" (to the next blank line), newlines made
@@ -397,8 +441,106 @@ static void test_doc_check_catches_drift(void **state)
     }
 }
 
-int main(void)
+/* ---- conf.d/nomis_sso.conf against the table ------------------------------------- */
+
+static const char *read_file(apr_pool_t *p, const char *path)
 {
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+    apr_size_t n;
+
+    assert_int_equal(apr_file_open(&f, path, APR_FOPEN_READ, 0, p), APR_SUCCESS);
+    assert_int_equal(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
+    n = (apr_size_t)fi.size;
+    buf = apr_palloc(p, n + 1);
+    assert_int_equal(apr_file_read_full(f, buf, n, &n), APR_SUCCESS);
+    buf[n] = '\0';
+    apr_file_close(f);
+    return buf;
+}
+
+static const char *sample(void)
+{
+    const char *err = NULL, *conf = nsso_sample_conf(pool, &err);
+
+    if (!conf)
+        fail_msg("the sample configuration cannot be made: %s", err);
+    return conf;
+}
+
+/* The first line where a and b differ, for the failure message. */
+static const char *first_difference(apr_pool_t *p, const char *a, const char *b)
+{
+    int line = 1;
+    apr_size_t i, start = 0;
+
+    for (i = 0; a[i] && a[i] == b[i]; i++)
+        if (a[i] == '\n') {
+            line++;
+            start = i + 1;
+        }
+    return apr_psprintf(p, "line %d: %.*s", line, (int)strcspn(b + start, "\n"), b + start);
+}
+
+static void test_sample_conf_matches_table(void **state)
+{
+    const char *want = sample();
+    const char *have = read_file(pool, NSSO_TOP_SRCDIR "/conf.d/nomis_sso.conf");
+
+    if (strcmp(want, have))
+        fail_msg("conf.d/nomis_sso.conf is not what src/directives.def makes (%s): "
+                 "run `make sample-conf`", first_difference(pool, want, have));
+}
+
+/* Every directive is shown once, commented out, with its default (or a
+ * required one's example) on a line of its own. */
+static void test_sample_conf_lists_every_directive(void **state)
+{
+    const char *conf = sample();
+    int i;
+
+    for (i = 0; i < NSSO_D_COUNT; i++) {
+        const nsso_directive_t *d = &nsso_directive_table[i];
+        const char *at = strstr(conf, apr_pstrcat(pool, "#", d->name, " ", NULL));
+        const char *spaced = strstr(conf, apr_pstrcat(pool, "# ", d->name, " ", NULL));
+        const char *def = nsso_directive_default_doc(pool, d);
+        const char *named = apr_pstrcat(pool, d->name, " ", NULL), *q;
+        int n = 0;
+
+        for (q = conf; (q = strstr(q, named)); q++)
+            if (q[-1] == '#' || (q[-1] == ' ' && q[-2] == '#'))
+                n++;
+        if (n != 1)
+            fail_msg("%s shown %d times", d->name, n);
+        if (nsso_directive_required(d) || (def && def[0] == ' '))
+            assert_non_null(at);   /* uncommenting gives a working line */
+        else
+            assert_non_null(spaced ? spaced : at);
+        /* a default value is the one written */
+        if (def && def[0] == ' ') {
+            const char *v = apr_pstrndup(pool, def + 2, strlen(def) - 3); /* " `v`" */
+            assert_non_null(strstr(at, apr_pstrcat(pool, d->name, " ", v, "\n", NULL)));
+        }
+    }
+    assert_non_null(strstr(conf, "<IfModule nomis_sso_module>\n"));
+    assert_null(strstr(conf, "LoadModule"));   /* that is nomis_sso.load's */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "--sample-conf")) {
+        const char *err = NULL, *conf;
+        setup(NULL);
+        conf = nsso_sample_conf(pool, &err);
+        if (!conf) {
+            fprintf(stderr, "test_directives: %s\n", err);
+            return 1;
+        }
+        fputs(conf, stdout);
+        teardown(NULL);
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_unique_and_found),
         cmocka_unit_test(test_rows_consistent),
@@ -410,8 +552,11 @@ int main(void)
         cmocka_unit_test(test_reset_and_merge_dir),
         cmocka_unit_test(test_reset_global_to_defaults),
         cmocka_unit_test(test_missing_in_order),
+        cmocka_unit_test(test_pass_claim_add),
         cmocka_unit_test(test_doc_matches_table),
         cmocka_unit_test(test_doc_check_catches_drift),
+        cmocka_unit_test(test_sample_conf_matches_table),
+        cmocka_unit_test(test_sample_conf_lists_every_directive),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -133,6 +133,49 @@ static void test_caseload(void **state)
     assert_null(caseload("[{\"caseLoadId\":\"NWEB\",\"currentlyActive\":true}, 5, \"x\"]"));
 }
 
+/* "active|A,B": what nsso_caseloads_parse makes of json, or NULL */
+static const char *caseloads(const char *json)
+{
+    apr_array_header_t *all = NULL;
+    const char *active = NULL, *err = NULL;
+
+    if (nsso_caseloads_parse(pool, json, strlen(json), &active, &all, &err) != APR_SUCCESS) {
+        assert_non_null(err);
+        return NULL;
+    }
+    return apr_pstrcat(pool, active ? active : "-", "|", apr_array_pstrcat(pool, all, ','),
+                       NULL);
+}
+
+static void test_caseloads(void **state)
+{
+    /* the Manage Users API's /users/me/caseloads */
+    assert_string_equal(caseloads("{\"username\":\"A\",\"active\":true,\"accountType\":\"GENERAL\","
+                                  "\"activeCaseload\":{\"id\":\"LEI\",\"name\":\"Leeds (HMP)\"},"
+                                  "\"caseloads\":[{\"id\":\"LEI\",\"name\":\"Leeds\"},"
+                                  "{\"id\":\"MDI\",\"name\":\"Moorland\"},{\"id\":\"NWEB\"}]}"),
+                        "LEI|LEI,MDI");
+    /* the active one is held even when the list forgets it */
+    assert_string_equal(caseloads("{\"activeCaseload\":{\"id\":\"BXI\"},"
+                                  "\"caseloads\":[{\"id\":\"MDI\"}]}"), "BXI|BXI,MDI");
+    /* no active one: the list still counts */
+    assert_string_equal(caseloads("{\"activeCaseload\":null,\"caseloads\":[{\"id\":\"MDI\"},"
+                                  "{\"id\":\"MDI\"},{\"id\":\"A,B\"},{\"id\":7},\"x\"]}"),
+                        "-|MDI");
+    assert_null(caseloads("{\"activeCaseload\":{\"id\":\"NWEB\"},\"caseloads\":[]}"));
+    assert_null(caseloads("{\"caseloads\":{\"id\":\"LEI\"}}"));
+    /* the two older shapes */
+    assert_string_equal(caseloads("{\"activeCaseLoadId\":\"LEI\"}"), "LEI|LEI");
+    assert_string_equal(caseloads("[{\"caseLoadId\":\"MDI\"},{\"caseLoadId\":\"NWEB\"},"
+                                  "{\"caseLoadId\":\"LEI\",\"currentlyActive\":true}]"),
+                        "LEI|MDI,LEI");
+    assert_null(caseloads("[]"));
+    assert_null(caseloads("nope"));
+    /* the active-only reading of the new shape */
+    assert_string_equal(caseload("{\"activeCaseload\":{\"id\":\"LEI\"},\"caseloads\":[]}"), "LEI");
+    assert_null(caseload("{\"caseloads\":[{\"id\":\"LEI\"}]}"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_header_safe),
         cmocka_unit_test(test_identity_headers),
         cmocka_unit_test(test_caseload),
+        cmocka_unit_test(test_caseloads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

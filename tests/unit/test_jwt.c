@@ -188,6 +188,73 @@ static void test_good_token_claims(void **state)
     assert_int_equal(c->passed_mfa, 0);
 }
 
+/* The claims a policy asks for come out as text, verified first. */
+static void test_pick_through_verify(void **state)
+{
+    fx_t *fx = fx_of(state);
+    nsso_jwt_policy_t pol = policy();
+    nsso_claims_t *c = NULL;
+    char *tok = nsso_fx_sign(fx->p, fx->a, HDR_A,
+                             payload_with(fx->p, NOW + 1200, ",\"establishment\":\"LEI\""));
+
+    pol.pick = algs(fx->p, "establishment", "missing");
+    assert_int_equal(verify_pol(fx->p, tok, fx->jwks_ab, &pol, &c), NSSO_JWT_OK);
+    assert_int_equal(c->picked->nelts, 2);
+    assert_string_equal(item(c->picked, 0), "establishment");
+    assert_string_equal(item(c->picked, 1), "LEI");
+    /* no pick: an empty list */
+    pol.pick = NULL;
+    assert_int_equal(verify_pol(fx->p, tok, fx->jwks_ab, &pol, &c), NSSO_JWT_OK);
+    assert_int_equal(c->picked->nelts, 0);
+}
+
+static const char *pick1(apr_pool_t *p, const char *json, const char *name)
+{
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *)), *out;
+
+    APR_ARRAY_PUSH(names, const char *) = name;
+    out = nsso_jwt_claim_pick(p, json, strlen(json), names);
+    if (!out)
+        return "(not an object)";
+    return out->nelts ? item(out, 1) : NULL;
+}
+
+static void test_claim_pick_shapes(void **state)
+{
+    apr_pool_t *p = fx_of(state)->p;
+    char *big = apr_pcalloc(p, NSSO_CLAIM_VALUE_MAX + 40);
+
+    assert_string_equal(pick1(p, "{\"a\":\"LEI\"}", "a"), "LEI");
+    assert_string_equal(pick1(p, "{\"a\":42}", "a"), "42");
+    assert_string_equal(pick1(p, "{\"a\":-7}", "a"), "-7");
+    assert_string_equal(pick1(p, "{\"a\":1.5}", "a"), "1.5");
+    assert_string_equal(pick1(p, "{\"a\":true}", "a"), "true");
+    assert_string_equal(pick1(p, "{\"a\":false}", "a"), "false");
+    assert_string_equal(pick1(p, "{\"a\":[\"x\",2,true,\"y,z\",\"\"]}", "a"), "x,2,true");
+    assert_string_equal(pick1(p, "{\"a\":[]}", "a"), "");
+    assert_null(pick1(p, "{\"a\":null}", "a"));
+    assert_null(pick1(p, "{\"b\":1}", "a"));
+    assert_null(pick1(p, "{\"a\":{\"b\":1}}", "a"));
+    assert_null(pick1(p, "{\"a\":[\"x\",{\"b\":1}]}", "a"));
+    assert_null(pick1(p, "{\"a\":[[1]]}", "a"));
+    /* a NUL in a string: the JSON itself is refused, as for a token */
+    assert_string_equal(pick1(p, "{\"a\":\"x\\u0000y\"}", "a"), "(not an object)");
+    /* nested names are not reached: top level only */
+    assert_null(pick1(p, "{\"a\":{\"b\":1}}", "b"));
+    assert_string_equal(pick1(p, "[1]", "a"), "(not an object)");
+    assert_string_equal(pick1(p, "not json", "a"), "(not an object)");
+    assert_string_equal(pick1(p, "{\"a\":1,\"a\":2}", "a"), "(not an object)");
+    /* too long for a session record */
+    memcpy(big, "{\"a\":\"", 6);
+    memset(big + 6, 'x', NSSO_CLAIM_VALUE_MAX + 1);
+    memcpy(big + 6 + NSSO_CLAIM_VALUE_MAX + 1, "\"}", 2);
+    assert_null(pick1(p, big, "a"));
+    big[6 + NSSO_CLAIM_VALUE_MAX] = '"';
+    big[6 + NSSO_CLAIM_VALUE_MAX + 1] = '}';
+    big[6 + NSSO_CLAIM_VALUE_MAX + 2] = '\0';
+    assert_int_equal(strlen(pick1(p, big, "a")), NSSO_CLAIM_VALUE_MAX);
+}
+
 static void test_optional_claim_shapes(void **state)
 {
     fx_t *fx = fx_of(state);
@@ -1144,6 +1211,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_good_token_claims),
+        T(test_pick_through_verify),
+        T(test_claim_pick_shapes),
         T(test_optional_claim_shapes),
         T(test_client_credentials_token),
         T(test_expiry_and_skew),

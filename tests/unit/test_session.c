@@ -253,11 +253,67 @@ static void test_round_trip(void **state)
     s->on_behalf_of = "ALLOC_SPO";
     s->client_credentials = 1;
     assert_int_equal(nsso_session_serialize(pool, s, &json, &len), APR_SUCCESS);
-    assert_int_equal(json[0], 4);
+    assert_int_equal(json[0], 5);
     assert_int_equal(nsso_session_parse(pool, json, len, &back, &err), APR_SUCCESS);
     assert_string_equal(back->realm, "abcdefghijk");
     assert_string_equal(back->on_behalf_of, "ALLOC_SPO");
     assert_true(back->client_credentials);
+    assert_null(back->user_uuid);
+    assert_int_equal(back->caseloads->nelts, 0);
+    assert_int_equal(back->claims->nelts, 0);
+}
+
+/* Version 5 keeps the user_uuid, every caseload and the passed claims. */
+static void test_round_trip_v5_fields(void **state)
+{
+    nsso_claims_t c = spo_claims();
+    nsso_session_t *s, *back;
+    const char *err = NULL;
+    char *data;
+    apr_size_t len;
+
+    c.user_uuid = "6a0a7d5e-3c1b-4f7a-9a52-0c6f1a9d2b41";
+    c.picked = strings("establishment", "LEI");
+    s = nsso_session_from_claims(pool, &c, "AT", NULL, 1700000000);
+    assert_string_equal(s->user_uuid, c.user_uuid);
+    assert_string_equal(nsso_session_claim(s, "establishment"), "LEI");
+    assert_null(nsso_session_claim(s, "LEI"));
+    s->caseloads = strings("LEI", "MDI");
+    assert_int_equal(nsso_session_serialize(pool, s, &data, &len), APR_SUCCESS);
+    assert_int_equal(nsso_session_parse(pool, data, len, &back, &err), APR_SUCCESS);
+    assert_string_equal(back->user_uuid, c.user_uuid);
+    assert_int_equal(back->caseloads->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(back->caseloads, 1, const char *), "MDI");
+    assert_string_equal(nsso_session_claim(back, "establishment"), "LEI");
+
+    /* claims are pairs: an odd list is refused */
+    c.picked = strings("establishment", NULL);
+    s = nsso_session_from_claims(pool, &c, "AT", NULL, 1700000000);
+    assert_int_equal(nsso_session_serialize(pool, s, &data, &len), APR_SUCCESS);
+    assert_int_not_equal(nsso_session_parse(pool, data, len, &back, &err), APR_SUCCESS);
+}
+
+/* A version-4 record (before user_uuid, caseloads, claims) still parses. */
+static void test_reads_version_4(void **state)
+{
+    nsso_claims_t c = spo_claims();
+    nsso_session_t *s = nsso_session_from_claims(pool, &c, "AT", NULL, 1700000000), *back;
+    const char *err = NULL;
+    char *data;
+    apr_size_t len;
+
+    s->realm = "abcdefghijk";
+    assert_int_equal(nsso_session_serialize(pool, s, &data, &len), APR_SUCCESS);
+    /* v5 minus its absent string and two empty lists is exactly v4 */
+    data[0] = 4;
+    assert_int_equal(nsso_session_parse(pool, data, len - 12, &back, &err), APR_SUCCESS);
+    assert_string_equal(back->realm, "abcdefghijk");
+    assert_null(back->user_uuid);
+    assert_non_null(back->caseloads);
+    assert_int_equal(back->claims->nelts, 0);
+    /* a v5 record cut short of them is refused */
+    data[0] = 5;
+    assert_int_not_equal(nsso_session_parse(pool, data, len - 12, &back, &err), APR_SUCCESS);
 }
 
 /* A version-3 record (before realms) still parses, with neither field. */
@@ -272,15 +328,15 @@ static void test_reads_version_3(void **state)
     s->realm = NULL;
     s->on_behalf_of = NULL;
     assert_int_equal(nsso_session_serialize(pool, s, &data, &len), APR_SUCCESS);
-    /* v4 minus its two trailing absent strings is exactly v3 */
+    /* v5 minus its five trailing absent strings and empty lists is v3 */
     data[0] = 3;
-    assert_int_equal(nsso_session_parse(pool, data, len - 8, &back, &err), APR_SUCCESS);
+    assert_int_equal(nsso_session_parse(pool, data, len - 20, &back, &err), APR_SUCCESS);
     assert_null(back->realm);
     assert_string_equal(back->user, "ALLOC_SPO");
-    /* and a v4 record cut short of them is refused */
-    assert_int_not_equal(nsso_session_parse(pool, data + 0, len - 4, &back, &err), APR_SUCCESS);
+    /* and a v4 record cut short of its two is refused */
+    assert_int_not_equal(nsso_session_parse(pool, data + 0, len - 16, &back, &err), APR_SUCCESS);
     data[0] = 4;
-    assert_int_not_equal(nsso_session_parse(pool, data, len - 8, &back, &err), APR_SUCCESS);
+    assert_int_not_equal(nsso_session_parse(pool, data, len - 20, &back, &err), APR_SUCCESS);
 }
 
 static char *record(nsso_session_t *s, apr_size_t *len)
@@ -457,6 +513,8 @@ int main(void)
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_reads_version_2),
         cmocka_unit_test(test_reads_version_3),
+        cmocka_unit_test(test_reads_version_4),
+        cmocka_unit_test(test_round_trip_v5_fields),
         cmocka_unit_test(test_list_count_cannot_lie),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_realm_check),
