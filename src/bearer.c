@@ -22,6 +22,7 @@
 #include "lifecycle.h"
 #include "realm.h"
 #include "runtime.h"
+#include "session_memo.h"
 #include "siphash.h"
 #include "util.h"
 
@@ -231,10 +232,13 @@ static nsso_session_t *from_record(request_rec *r, const nsso_srv_conf *c,
                                    const char *token, const char *rec, apr_size_t len,
                                    apr_int64_t now)
 {
+    apr_size_t n = strlen(token);
     nsso_session_t *s;
     const char *err;
 
-    if (!rec || nsso_session_parse(r->pool, rec, len, &s, &err) != APR_SUCCESS
+    /* the memo's slot by the signature's tail: the tail varies, the head not */
+    if (!rec || nsso_session_parse_memo(r->pool, token + n - (n < 32 ? n : 32), rec, len, &s,
+                                        &err) != APR_SUCCESS
         || s->expires <= now)
         return NULL;
     if (!nsso_session_realm_ok(s, c->realm)) {

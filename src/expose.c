@@ -96,6 +96,12 @@ static void strip_identity_headers(request_rec *r)
     }
 }
 
+/* v made safe for a header, unless the memo found it safe already (d). */
+static const char *safe(request_rec *r, const nsso_session_derived_t *d, const char *v)
+{
+    return !v || (d && d->clean) ? v : nsso_header_safe(r->pool, v);
+}
+
 /* The identity values of s, clean for a header (no control character), made
  * once per session and token: the early look and check_authn publish the
  * same ones. A refresh replaces the token (and its exp) in place, which the
@@ -105,28 +111,31 @@ static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
     const nsso_srv_conf *c = nsso_srv(r->server);
     nsso_req *q = nsso_req_of(r);
     const char **v = q->identity;
+    /* what this child's memo made once for the record (session_memo.h), if
+     * it is still about this token: a refresh replaces the session */
+    const nsso_session_derived_t *d = s->derived && s->derived->expires_at == s->expires
+                                      ? s->derived : NULL;
     int f;
 
     if (q->identity_for == s && q->identity_expires == s->expires)
         return v;
-    v[F_USER] = nsso_header_safe(r->pool, s->user);
-    v[F_NAME] = s->name ? nsso_header_safe(r->pool, s->name) : NULL;
-    v[F_SOURCE] = s->auth_source ? nsso_header_safe(r->pool, s->auth_source) : NULL;
-    v[F_ROLES] = nsso_roles_join(r->pool, s->roles); /* drops unsafe roles */
-    v[F_CASELOAD] = s->caseload ? nsso_header_safe(r->pool, s->caseload) : NULL;
-    v[F_USER_ID] = s->user_id ? nsso_header_safe(r->pool, s->user_id) : NULL;
-    v[F_EXPIRES] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires);
+    v[F_USER] = safe(r, d, s->user);
+    v[F_NAME] = safe(r, d, s->name);
+    v[F_SOURCE] = safe(r, d, s->auth_source);
+    v[F_ROLES] = d ? d->roles : nsso_roles_join(r->pool, s->roles); /* drops unsafe roles */
+    v[F_CASELOAD] = safe(r, d, s->caseload);
+    v[F_USER_ID] = safe(r, d, s->user_id);
+    v[F_EXPIRES] = d ? d->expires : apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires);
     v[F_CLIENT] = s->client_credentials ? "1" : NULL;
-    v[F_ON_BEHALF_OF] = s->client_credentials && s->on_behalf_of
-                        ? nsso_header_safe(r->pool, s->on_behalf_of) : NULL;
-    v[F_USER_UUID] = s->user_uuid ? nsso_header_safe(r->pool, s->user_uuid) : NULL;
-    v[F_CASELOADS] = s->caseloads && s->caseloads->nelts
+    v[F_ON_BEHALF_OF] = s->client_credentials ? safe(r, d, s->on_behalf_of) : NULL;
+    v[F_USER_UUID] = safe(r, d, s->user_uuid);
+    v[F_CASELOADS] = d ? d->caseloads
+                     : s->caseloads && s->caseloads->nelts
                      ? nsso_header_safe(r->pool, apr_array_pstrcat(r->pool, s->caseloads, ','))
                      : NULL;
     for (f = F_COUNT; f < field_count(c); f++) {
         const char *claim = APR_ARRAY_IDX(c->pass_claims, f - F_COUNT, nsso_pass_claim_t).claim;
-        const char *value = nsso_session_claim(s, claim);
-        v[f] = value ? nsso_header_safe(r->pool, value) : NULL;
+        v[f] = safe(r, d, nsso_session_claim(s, claim));
     }
     q->identity_for = s;
     q->identity_expires = s->expires;

@@ -22,6 +22,7 @@
 #include "request.h"
 #include "runtime.h"
 #include "oauth.h"
+#include "session_memo.h"
 #include "util.h"
 
 #include <apr_atomic.h>
@@ -166,7 +167,7 @@ static apr_status_t session_load(request_rec *r, const nsso_srv_conf *c, const c
                       "(store unreachable?)");
         return NSSO_UNAVAILABLE;
     }
-    if (nsso_session_parse(r->pool, val, len, &s, &err) != APR_SUCCESS) {
+    if (nsso_session_parse_memo(r->pool, id, val, len, &s, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0605) "session %s unreadable: %s",
                       nsso_redact(r->pool, id), err);
         nsso_session_delete(r, c, id);

@@ -9,6 +9,7 @@
 #include "store_socache.h"
 #include "store_redis.h"
 #include "realm.h"
+#include "session_memo.h"
 #include "endpoints.h"
 #include "util.h"
 #include "metrics.h"
@@ -339,6 +340,9 @@ void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s,
                          NSSO_LOGNO(0012) "cannot attach to the session store mutex in this child");
     }
+    if (session_store && (rv = nsso_session_memo_init(pchild)) != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, main_s, NSSO_LOGNO(0017) "no memo of parsed "
+                     "sessions in this child: each request parses its session record");
     if (session_store && (rv = nsso_http_child_init(pchild)) != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, main_s, NSSO_LOGNO(0015) "connections to HMPPS Auth "
                      "will not be reused in this child");

@@ -14,6 +14,20 @@
 #define NSSO_SESSION_ID_BYTES 32
 #define NSSO_SESSION_ID_LEN 43
 
+/* What a record gives the identity variables (expose.c), made once per
+ * record by this child's memo (session_memo.h) instead of per request. */
+typedef struct {
+    const char *roles;         /* nsso_roles_join(roles) */
+    const char *caseloads;     /* every caseload, comma-separated, header-safe;
+                                * NULL: none */
+    const char *expires;       /* expires_at in decimal */
+    apr_int64_t expires_at;    /* the token expiry these were made for */
+    int clean;                 /* the other identity strings (user, name,
+                                * auth_source, caseload, user_id, on_behalf_of,
+                                * user_uuid, claim values) are header-safe as
+                                * they are (nsso_header_safe gives them back) */
+} nsso_session_derived_t;
+
 typedef struct {
     const char *user;          /* user_name; a client token: client_id */
     const char *name;
@@ -36,6 +50,9 @@ typedef struct {
     const char *user_uuid;     /* user_uuid claim, may be NULL */
     apr_array_header_t *caseloads; /* every caseload held (NWEB left out), may be empty */
     apr_array_header_t *claims;    /* NomisSSOPassClaim values: claim name, value, ... */
+    /* never stored: made by this child's memo (session_memo.h) for the
+     * record as parsed; NULL: expose.c makes the values per request */
+    const nsso_session_derived_t *derived;
 } nsso_session_t;
 
 /* The value of the passed claim named claim in s, or NULL. */
