@@ -87,14 +87,17 @@ static void unlock(void)
 #endif
 }
 
-/* FNV-1a of the hint and the length: spreads ids and tokens, which are
- * random already; a collision only costs a parse. */
+/* FNV-1a of the hint's first HINT_BYTES and the length: session ids and
+ * token signatures are random already; a collision only costs a parse. */
+#define HINT_BYTES 8
+
 static memo_entry **slot_of(const char *hint, apr_size_t len)
 {
     apr_uint32_t h = 2166136261u ^ (apr_uint32_t)len;
+    int i;
 
-    for (; hint && *hint; hint++)
-        h = (h ^ (unsigned char)*hint) * 16777619u;
+    for (i = 0; hint && hint[i] && i < HINT_BYTES; i++)
+        h = (h ^ (unsigned char)hint[i]) * 16777619u;
     return &memo.slot[h % MEMO_SLOTS];
 }
 
