@@ -110,12 +110,6 @@ static int stretch(const char *passphrase, unsigned char master[NSSO_KEY_LEN])
                              NSSO_KDF_ITERATIONS, EVP_sha256(), NSSO_KEY_LEN, master) == 1;
 }
 
-static apr_status_t master_cleanup(void *data)
-{
-    OPENSSL_cleanse(data, NSSO_KEY_LEN);
-    return APR_SUCCESS;
-}
-
 /* The master key of passphrase: from cache's userdata when this process has
  * stretched it before, else stretched now (and remembered when cache is not
  * NULL). The userdata key names a digest of the passphrase, never the text. */
@@ -140,7 +134,12 @@ static int master_key(apr_pool_t *cache, const char *passphrase,
     if (!stretch(passphrase, master))
         return 0;
     kept = apr_pmemdup(cache, master, NSSO_KEY_LEN);
-    return apr_pool_userdata_set(kept, name, master_cleanup, cache) == APR_SUCCESS;
+    /* No wiping cleanup: the cache is httpd's process pool, destroyed only
+     * after the module's code has been unloaded with the configuration pool,
+     * so a cleanup function of ours would be called at an unmapped address
+     * (an ASan run caught httpd's parent dying that way at exit). The key
+     * lives as long as the parent process anyway. */
+    return apr_pool_userdata_set(kept, name, apr_pool_cleanup_null, cache) == APR_SUCCESS;
 }
 
 static const char *check_passphrases(const char *const *passphrases, int n)
