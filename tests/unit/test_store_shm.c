@@ -432,7 +432,7 @@ static void test_sweep(void **state)
 {
     fx_t *fx = fx_new(100, 32);
     nsso_store_stats_t st;
-    char key[16];
+    char key[24];
     int i, ev, evicted = 0;
 
     (void)state;
