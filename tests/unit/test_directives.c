@@ -26,20 +26,7 @@
 #define NSSO_TOP_SRCDIR "."
 #endif
 
-static apr_pool_t *pool;
-
-static int setup(void **state)
-{
-    apr_initialize();
-    return apr_pool_create(&pool, NULL);
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return 0;
-}
+#include "unit_pool.h"
 
 static const nsso_directive_t *row(int id)
 {
@@ -531,14 +518,14 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && !strcmp(argv[1], "--sample-conf")) {
         const char *err = NULL, *conf;
-        setup(NULL);
+        unit_setup(NULL);
         conf = nsso_sample_conf(pool, &err);
         if (!conf) {
             fprintf(stderr, "test_directives: %s\n", err);
             return 1;
         }
         fputs(conf, stdout);
-        teardown(NULL);
+        unit_teardown(NULL);
         return 0;
     }
     const struct CMUnitTest tests[] = {
@@ -559,5 +546,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sample_conf_lists_every_directive),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, unit_setup, unit_teardown);
 }

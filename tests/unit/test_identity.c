@@ -11,20 +11,7 @@
 #include <apr_strings.h>
 #include "identity.h"
 
-static apr_pool_t *pool;
-
-static int setup(void **state)
-{
-    apr_initialize();
-    return apr_pool_create(&pool, NULL);
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return 0;
-}
+#include "unit_pool.h"
 
 static apr_array_header_t *list(const char *a, const char *b, const char *c)
 {
@@ -188,5 +175,5 @@ int main(void)
         cmocka_unit_test(test_caseload),
         cmocka_unit_test(test_caseloads),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, unit_setup, unit_teardown);
 }

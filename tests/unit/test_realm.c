@@ -12,20 +12,7 @@
 #include "realm.h"
 #include "store.h"
 
-static apr_pool_t *pool;
-
-static int setup(void **state)
-{
-    apr_initialize();
-    return apr_pool_create(&pool, NULL);
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return 0;
-}
+#include "unit_pool.h"
 
 static const nsso_realm_facts_t base = {
     "https://auth.example/auth", "http://auth.internal/auth",
@@ -101,5 +88,5 @@ int main(void)
         cmocka_unit_test(test_id_shape),
         cmocka_unit_test(test_store_keys),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, unit_setup, unit_teardown);
 }

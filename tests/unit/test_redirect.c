@@ -10,20 +10,7 @@
 #include <apr_general.h>
 #include "redirect.h"
 
-static apr_pool_t *pool;
-
-static int setup(void **state)
-{
-    apr_initialize();
-    return apr_pool_create(&pool, NULL);
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return 0;
-}
+#include "unit_pool.h"
 
 static void test_local_paths_accepted(void **state)
 {
@@ -84,5 +71,5 @@ int main(void)
         cmocka_unit_test(test_overlong_refused),
         cmocka_unit_test(test_return_url),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, unit_setup, unit_teardown);
 }

@@ -18,20 +18,7 @@
 #include "redis.h"
 #include "store_seal.h"
 
-static apr_pool_t *pool;
-
-static int setup(void **state)
-{
-    apr_initialize();
-    return apr_pool_create(&pool, NULL);
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return 0;
-}
+#include "unit_pool.h"
 
 /* ---- URLs ---- */
 
@@ -365,5 +352,5 @@ int main(void)
         cmocka_unit_test(test_tls_context_needs_a_readable_ca),
         cmocka_unit_test(test_seal_round_trip_and_refusals),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, unit_setup, unit_teardown);
 }

@@ -12,20 +12,7 @@
 #include "session.h"
 #include "store.h"
 
-static apr_pool_t *pool;
-
-static int setup(void **state)
-{
-    apr_initialize();
-    return apr_pool_create(&pool, NULL);
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return 0;
-}
+#include "unit_pool.h"
 
 static apr_array_header_t *strings(const char *a, const char *b)
 {
@@ -519,5 +506,5 @@ int main(void)
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_realm_check),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, unit_setup, unit_teardown);
 }
