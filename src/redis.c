@@ -389,6 +389,24 @@ static apr_status_t refused(redisReply *r, nsso_redis_fail_t kind, const char *w
     return APR_EACCES;
 }
 
+/* The first command on a new TLS 1.3 connection found it closed: a server
+ * that wants a client certificate sends its alert only after the handshake,
+ * and when our write meets the reset first the alert is lost. Without a
+ * certificate of ours that is the likely cause: say so (the log then names
+ * NomisSSOSessionStoreCertificateFile), keeping what was seen. */
+static apr_status_t closed_after_handshake(nsso_redis_conn *c, apr_status_t rv,
+                                           nsso_redis_error_t *e)
+{
+    char seen[sizeof(e->msg)];
+
+    if (e->kind != NSSO_REDIS_ENET || !c->ssl || SSL_get_certificate(c->ssl)
+        || SSL_version(c->ssl) != TLS1_3_VERSION || rv == APR_TIMEUP)
+        return rv;
+    memcpy(seen, e->msg, sizeof(seen));
+    return fail(e, NSSO_REDIS_ETLS, rv, "the server closed the connection right after the "
+                "TLS handshake: does it require a client certificate? (%s)", seen);
+}
+
 static apr_status_t handshake_until(nsso_redis_conn *c, const char *user,
                                     const char *password, int db, apr_time_t deadline,
                                     nsso_redis_error_t *e)
@@ -407,7 +425,7 @@ static apr_status_t handshake_until(nsso_redis_conn *c, const char *user,
         argv[argc] = password;
         lens[argc++] = strlen(password);
         if ((rv = call_until(c, argc, argv, lens, &r, deadline, e)) != APR_SUCCESS)
-            return rv;
+            return closed_after_handshake(c, rv, e);
         if (r->type == REDIS_REPLY_ERROR)
             return refused(r, NSSO_REDIS_EAUTH, "AUTH", e);
         freeReplyObject(r);
