@@ -31,6 +31,7 @@
 #include <apr_lib.h>
 #include <apr_thread_mutex.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* RFC 6750 token68: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then
  * "=" (padding) only at the end. */
@@ -159,9 +160,14 @@ static void local_unlock(void)
  * other's entry at every turn). */
 static local_entry *local_slot(const char *realm, const char *token, apr_size_t n)
 {
-    apr_size_t tail = n < 32 ? n : 32;
-    apr_uint64_t h = nsso_siphash24(local.key, token + n - tail, tail) ^ n
-                     ^ nsso_siphash24(local.key, realm, strlen(realm));
+    apr_size_t tail = n < 32 ? n : 32, rl = strnlen(realm, NSSO_REALM_LEN);
+    unsigned char buf[32 + NSSO_REALM_LEN];
+    apr_uint64_t h;
+
+    /* one hash over tail and realm: a second call costs its finalisation */
+    memcpy(buf, token + n - tail, tail);
+    memcpy(buf + tail, realm, rl);
+    h = nsso_siphash24(local.key, buf, tail + rl) ^ n;
 
     return &local.slot[h % LOCAL_SLOTS];
 }

@@ -96,50 +96,149 @@ static int has_ctl(const char *s, const char *e)
     return 0;
 }
 
-/* One "name=value" piece of the header; appended when well-formed. */
-static void parse_pair(apr_pool_t *p, apr_array_header_t *out,
-                       const char *b, const char *e)
+/* One "name=value" piece [b, e) of the header: its name [*nb, *ne) and
+ * value [*vb, *ve) (without surrounding DQUOTEs) when well-formed. */
+static int split_pair(const char *b, const char *e, const char **nb, const char **ne,
+                      const char **vb, const char **ve)
 {
     const char *eq = memchr(b, '=', (apr_size_t)(e - b));
-    const char *nb = b, *ne, *vb, *ve;
-    nsso_cookie_t *ck;
 
     if (eq == NULL)
-        return;
-    ne = eq;
-    vb = eq + 1;
-    ve = e;
-    trim(&nb, &ne);
-    trim(&vb, &ve);
-    if (!name_ok_n(nb, (apr_size_t)(ne - nb)) || has_ctl(vb, ve))
-        return;
-    if (ve - vb >= 2 && vb[0] == '"' && ve[-1] == '"') {
-        vb++;
-        ve--;
+        return 0;
+    *nb = b;
+    *ne = eq;
+    *vb = eq + 1;
+    *ve = e;
+    trim(nb, ne);
+    trim(vb, ve);
+    if (!name_ok_n(*nb, (apr_size_t)(*ne - *nb)) || has_ctl(*vb, *ve))
+        return 0;
+    if (*ve - *vb >= 2 && (*vb)[0] == '"' && (*ve)[-1] == '"') {
+        (*vb)++;
+        (*ve)--;
     }
-    ck = apr_array_push(out);
-    ck->name = apr_pstrmemdup(p, nb, (apr_size_t)(ne - nb));
-    ck->value = apr_pstrmemdup(p, vb, (apr_size_t)(ve - vb));
+    return 1;
+}
+
+/* The next piece of the header from *pos: [*b, *e), or 0 at its end.
+ * ';' separates pairs; ',' separates joined headers (never legal in a
+ * cookie-value either). */
+static int next_piece(const char **pos, const char *end, const char **b, const char **e)
+{
+    apr_size_t n;
+
+    if (*pos >= end)
+        return 0;
+    n = strcspn(*pos, ";,");
+    *b = *pos;
+    *e = *pos + n;
+    *pos = *e < end ? *e + 1 : *e;
+    return 1;
 }
 
 apr_array_header_t *nsso_cookie_parse(apr_pool_t *p, const char *header)
 {
     apr_array_header_t *out = apr_array_make(p, 8, sizeof(nsso_cookie_t));
-    const char *pos, *end;
+    const char *pos = header, *end, *b, *e, *nb, *ne, *vb, *ve;
 
     if (header == NULL)
         return out;
     end = header + strlen(header);
-    /* ';' separates pairs; ',' separates joined headers (never legal in a
-     * cookie-value either). */
-    for (pos = header; pos < end;) {
-        apr_size_t n = strcspn(pos, ";,");
-        parse_pair(p, out, pos, pos + n);
-        pos += n;
-        if (pos < end)
-            pos++;
+    while (next_piece(&pos, end, &b, &e)) {
+        nsso_cookie_t *ck;
+
+        if (!split_pair(b, e, &nb, &ne, &vb, &ve))
+            continue;
+        ck = apr_array_push(out);
+        ck->name = apr_pstrmemdup(p, nb, (apr_size_t)(ne - nb));
+        ck->value = apr_pstrmemdup(p, vb, (apr_size_t)(ve - vb));
     }
     return out;
+}
+
+/* What a byte means to the one-pass scan of a piece: where it ends, and
+ * whether a value holding it is refused (a control character). A tab is
+ * one too, but only inside the value: trim() drops those around it. */
+enum { SCAN_END = 1, SCAN_CTL = 2, SCAN_TAB = 4 };
+static const unsigned char scan_class[256] = {
+    [0] = SCAN_END | SCAN_CTL, [1 ... 8] = SCAN_CTL, [0x0a ... 0x1f] = SCAN_CTL,
+    [0x7f] = SCAN_CTL,
+    ['\t'] = SCAN_TAB, [';'] = SCAN_END, [','] = SCAN_END,
+};
+
+/* The end of the piece at b: its ';' or ',' (or the header's end); *ctl
+ * (may be NULL) gets the SCAN_ classes of the bytes before it. */
+static const char *piece_end(const char *b, int *ctl)
+{
+    unsigned char seen = 0, k;
+
+    while (!((k = scan_class[(unsigned char)*b]) & SCAN_END)) {
+        seen |= k;
+        b++;
+    }
+    if (ctl)
+        *ctl = seen;
+    return b;
+}
+
+/* The piece at pos when it is a well-formed pair called name (nlen bytes,
+ * a valid token): its value [*vb, *ve); split_pair's verdict without
+ * checking the name of every other cookie. Returns the piece's end. */
+static const char *pair_named(const char *pos, const char *name, apr_size_t nlen,
+                              const char **vb, const char **ve)
+{
+    const char *b = pos, *e;
+    int ctl;
+
+    *vb = NULL;
+    while (is_ows(*b))
+        b++;
+    if (strncmp(b, name, nlen) != 0)
+        return piece_end(b, NULL);
+    for (b += nlen; is_ows(*b); b++)
+        ;
+    if (*b != '=') /* a longer name, or no '=' */
+        return piece_end(b, NULL);
+    e = piece_end(b + 1, &ctl);
+    if (ctl & SCAN_CTL)
+        return e;
+    *vb = b + 1;
+    *ve = e;
+    trim(vb, ve);
+    if ((ctl & SCAN_TAB) && has_ctl(*vb, *ve)) {
+        *vb = NULL;
+        return e;
+    }
+    if (*ve - *vb >= 2 && (*vb)[0] == '"' && (*ve)[-1] == '"') {
+        (*vb)++;
+        (*ve)--;
+    }
+    return e;
+}
+
+const char *nsso_cookie_find(apr_pool_t *p, const char *header, const char *name,
+                             int *count)
+{
+    const char *pos = header, *e, *vb, *ve, *found = NULL;
+    apr_size_t nlen;
+    int n = 0;
+
+    if (count != NULL)
+        *count = 0;
+    if (header == NULL || name == NULL || !name_ok_n(name, nlen = strlen(name)))
+        return NULL; /* no parsed cookie has an invalid name */
+    for (; *pos; pos = *e ? e + 1 : e) {
+        e = pair_named(pos, name, nlen, &vb, &ve);
+        if (vb == NULL)
+            continue;
+        if (n++ == 0)
+            found = apr_pstrmemdup(p, vb, (apr_size_t)(ve - vb));
+        if (count == NULL)
+            break;
+    }
+    if (count != NULL)
+        *count = n;
+    return found;
 }
 
 const char *nsso_cookie_get(const apr_array_header_t *cookies,

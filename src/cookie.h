@@ -23,6 +23,12 @@ apr_array_header_t *nsso_cookie_parse(apr_pool_t *p, const char *header);
 const char *nsso_cookie_get(const apr_array_header_t *cookies,
                             const char *name, int *count);
 
+/* The same as nsso_cookie_get(nsso_cookie_parse(p, header), name, count)
+ * without making the whole array: the one cookie a request's hot path
+ * looks for. The value is copied into p. */
+const char *nsso_cookie_find(apr_pool_t *p, const char *header, const char *name,
+                             int *count);
+
 typedef enum { NSSO_SAMESITE_NONE_SET = 0, NSSO_SAMESITE_LAX,
                NSSO_SAMESITE_STRICT, NSSO_SAMESITE_NONE } nsso_samesite_t;
 

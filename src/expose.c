@@ -28,6 +28,7 @@
 
 #include <http_core.h>
 #include <apr_strings.h>
+#include <string.h>
 
 typedef struct {
     const char *env;
@@ -74,21 +75,23 @@ static const char *header_name(const nsso_srv_conf *c, int f)
                        : APR_ARRAY_IDX(c->pass_claims, f - F_COUNT, nsso_pass_claim_t).header;
 }
 
-static int strip_one(void *rv, const char *key, const char *value)
-{
-    if (nsso_is_identity_header(key))
-        APR_ARRAY_PUSH((apr_array_header_t *)rv, const char *) = key;
-    return 1;
-}
-
+/* Every client header named like ours goes (a loop over the entries, not
+ * apr_table_do: this runs for every request the server reads). */
 static void strip_identity_headers(request_rec *r)
 {
-    apr_array_header_t *names;
+    const apr_array_header_t *a = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    apr_array_header_t *names = NULL;
     int i;
 
-    names = apr_array_make(r->pool, 2, sizeof(const char *));
-    apr_table_do(strip_one, names, r->headers_in, NULL);
-    for (i = 0; i < names->nelts; i++) {
+    for (i = 0; i < a->nelts; i++) {
+        if (!e[i].key || !nsso_is_identity_header(e[i].key))
+            continue;
+        if (!names)
+            names = apr_array_make(r->pool, 2, sizeof(const char *));
+        APR_ARRAY_PUSH(names, const char *) = e[i].key;
+    }
+    for (i = 0; names && i < names->nelts; i++) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0850) "removed client request header "
                       "%s: only mod_nomis_sso sets identity headers",
                       nsso_header_safe(r->pool, APR_ARRAY_IDX(names, i, const char *)));
@@ -153,27 +156,48 @@ typedef struct {
     int seen, foreign;
 } env_walk;
 
-static int walk_one(void *w_, const char *key, const char *value)
+/* One look at the environment's entries, not apr_table_do (a call per
+ * entry): most names fail the first-letter test. Ours were appended in
+ * field order, so the next expected value is tried before all of them. */
+static int is_ours(const env_walk *w, const char *value, int *next)
 {
-    env_walk *w = w_;
     int f;
 
-    if (strncasecmp(key, ENV_PREFIX, sizeof(ENV_PREFIX) - 1))
+    for (; *next < w->n && !w->ours[*next]; (*next)++)
+        ;
+    if (*next < w->n && value == w->ours[*next]) {
+        (*next)++;
         return 1;
+    }
     for (f = 0; f < w->n; f++)
-        if (value == w->ours[f]) {
-            w->seen++;
+        if (value == w->ours[f])
             return 1;
-        }
-    w->foreign = 1;
     return 0;
+}
+
+static int has_env_prefix(const char *k)
+{
+    return k && (k[0] & ~0x20) == 'N'
+           && (!memcmp(k, ENV_PREFIX, sizeof(ENV_PREFIX) - 1)
+               || !strncasecmp(k, ENV_PREFIX, sizeof(ENV_PREFIX) - 1));
 }
 
 static env_walk env_walk_of(request_rec *r, const char *const *ours)
 {
     env_walk w = { ours, field_count(nsso_srv(r->server)), 0, 0 };
+    const apr_array_header_t *a = apr_table_elts(r->subprocess_env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    int i, next = 0;
 
-    apr_table_do(walk_one, &w, r->subprocess_env, NULL);
+    for (i = 0; i < a->nelts; i++) {
+        if (!has_env_prefix(e[i].key))
+            continue;
+        if (!is_ours(&w, e[i].val, &next)) {
+            w.foreign = 1;
+            break;
+        }
+        w.seen++;
+    }
     return w;
 }
 
@@ -195,14 +219,22 @@ static int env_exactly_ours(const env_walk *w)
     return !w->foreign && w->seen == want;
 }
 
-/* The early variables, for <If> and Require expr. */
+/* The early variables, for <If> and Require expr. Appended to a table
+ * without any NOMIS_SSO_* variable, where they are is remembered for
+ * env_untouched. */
 static void set_env_only(request_rec *r, const nsso_session_t *s)
 {
     const nsso_srv_conf *c = nsso_srv(r->server);
     const char *const *v = identity_of(r, s);
     env_walk w = env_walk_of(r, v);
     int fresh = env_none(&w), f;
+    nsso_req *q = nsso_req_of(r);
 
+    q->env_table = r->subprocess_env;
+    q->env_at = apr_table_elts(r->subprocess_env)->nelts;
+    q->env_n = 0;
+    for (f = 0; fresh && f < w.n; f++)
+        q->env_n += v[f] != NULL;
     for (f = 0; f < w.n; f++)
         if (v[f] && fresh)
             apr_table_addn(r->subprocess_env, env_name(c, f), v[f]);
@@ -240,6 +272,37 @@ int nsso_expose_force_authn(request_rec *r)
         return DECLINED;
     q = ap_get_module_config(r->request_config, &nomis_sso_module);
     return q && q->early ? OK : DECLINED;
+}
+
+/* The early look's variables, exactly as it appended them (the same name
+ * and value strings, in the same places) and no other NOMIS_SSO_* one
+ * anywhere: env_exactly_ours's verdict without searching each entry among
+ * ours. 0 (ask env_walk_of) when anything moved: a module that unset or
+ * reordered the environment, or an early look that could not append. */
+static int env_untouched(request_rec *r, const nsso_req *q, const char *const *v)
+{
+    const nsso_srv_conf *c = nsso_srv(r->server);
+    const apr_array_header_t *a = apr_table_elts(r->subprocess_env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    int i, f = 0, n = field_count(c), end = q->env_at + q->env_n;
+
+    if (q->env_n <= 0 || q->env_table != r->subprocess_env || end > a->nelts)
+        return 0;
+    for (i = 0; i < a->nelts; i++) {
+        if (i < q->env_at || i >= end) {
+            if (has_env_prefix(e[i].key))
+                return 0;
+            continue;
+        }
+        while (f < n && !v[f])
+            f++;
+        if (f == n || e[i].key != env_name(c, f) || e[i].val != v[f])
+            return 0;
+        f++;
+    }
+    while (f < n && !v[f])
+        f++;
+    return f == n;
 }
 
 /* PASS_FRESH_HEADERS: the request's own X-Nomis-* headers were all removed
@@ -288,6 +351,10 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 
     if (!(pass & NSSO_PASS_ENV)) {
         unset_env(r); /* the early look set them for <If> only */
+    }
+    else if (!r->main && !r->prev && q->early && q->early_for == s
+             && q->early_expires == s->expires && env_untouched(r, q, v)) {
+        pass &= ~NSSO_PASS_ENV; /* already set, by the early look */
     }
     else {
         env_walk w = env_walk_of(r, v);

@@ -53,11 +53,10 @@ static int bearer_authn(request_rec *r, const nsso_srv_conf *c, const char *toke
 
 static int session_authn(request_rec *r, const nsso_srv_conf *c)
 {
-    const apr_array_header_t *cookies = nsso_req_cookies(r);
     const char *id = NULL;
     nsso_session_t *s = NULL;
 
-    switch (nsso_session_current(r, c, cookies, &id, &s)) {
+    switch (nsso_session_current(r, c, &id, &s)) {
     case APR_SUCCESS:
         nsso_req_of(r)->session_id = id;
         return authenticated(r, s, NSSO_AUTH_TYPE);
@@ -77,7 +76,7 @@ static int session_authn(request_rec *r, const nsso_srv_conf *c)
     case NSSO_UNAUTH_AUTH:
         break;
     }
-    return nsso_signin_start(r, c, cookies);
+    return nsso_signin_start(r, c, nsso_req_cookies(r));
 }
 
 int nsso_check_authn(request_rec *r)

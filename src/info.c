@@ -45,14 +45,12 @@ static json_t *string_list(const apr_array_header_t *a, int bare)
 /* NomisSSOInfoURI: the cookie's own session as JSON for the page's scripts. */
 int nsso_info_handle(request_rec *r, const nsso_srv_conf *c)
 {
-    const apr_array_header_t *cookies =
-        nsso_req_cookies(r);
     const char *id = NULL;
     nsso_session_t *s = NULL;
     json_t *doc;
 
     /* no 503 here: a script reads "not signed in" and can ask again */
-    if (nsso_session_current(r, c, cookies, &id, &s) != APR_SUCCESS)
+    if (nsso_session_current(r, c, &id, &s) != APR_SUCCESS)
         return send_json(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "not signed in"));
     doc = json_pack("{s:s, s:s?, s:s?, s:o, s:s?, s:o, s:s?, s:I}", "user", s->user,
                     "name", s->name, "authSource", s->auth_source,

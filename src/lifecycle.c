@@ -423,7 +423,7 @@ static apr_status_t session_first_load(request_rec *r, const nsso_srv_conf *c,
 
 nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
 {
-    const char *id = nsso_cookie_get(nsso_req_cookies(r), nsso_conf_cookie_name(c), NULL);
+    const char *id = nsso_req_cookie(r, nsso_conf_cookie_name(c));
     apr_int64_t now = apr_time_sec(apr_time_now());
     nsso_req *q;
     nsso_session_t *s = NULL;
@@ -447,11 +447,10 @@ nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
 }
 
 apr_status_t nsso_session_current(request_rec *r, const nsso_srv_conf *c,
-                                  const apr_array_header_t *cookies,
                                   const char **id_out, nsso_session_t **out)
 {
     const char *name = nsso_conf_cookie_name(c);
-    const char *id = nsso_cookie_get(cookies, name, NULL);
+    const char *id = nsso_req_cookie(r, name);
     apr_int64_t now = apr_time_sec(apr_time_now());
     apr_int64_t seen, verified, expires;
     nsso_session_t *s = NULL;
@@ -460,7 +459,8 @@ apr_status_t nsso_session_current(request_rec *r, const nsso_srv_conf *c,
     *id_out = id;
     if (!id)
         return APR_NOTFOUND;
-    if (!nsso_session_id_ok(id)) {
+    /* the early look's id (the same string) has been checked already */
+    if (id != nsso_req_of(r)->peek_id && !nsso_session_id_ok(id)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0619) "malformed %s cookie ignored", name);
         return APR_EACCES;
     }

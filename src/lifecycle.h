@@ -35,7 +35,6 @@ apr_status_t nsso_token_verify(request_rec *r, const nsso_srv_conf *c, const cha
  * *id is the session id the cookie named (NULL: no cookie), so a caller can
  * clear a cookie whose session is gone. */
 apr_status_t nsso_session_current(request_rec *r, const nsso_srv_conf *c,
-                                  const apr_array_header_t *cookies,
                                   const char **id, nsso_session_t **out);
 
 /* A read-only look at the cookie's session, for hooks that run before

@@ -46,9 +46,19 @@ int nsso_realm_id_ok(const char *s)
     return n == NSSO_REALM_LEN;
 }
 
+/* Made on every request that reads the store: two copies, not a pstrcat
+ * (which measures every piece twice). A NULL piece counts as empty. */
 const char *nsso_store_key(apr_pool_t *p, char kind, const char *realm, const char *rest)
 {
-    char k[3] = { kind, ':', '\0' };
+    apr_size_t rl = realm ? strlen(realm) : 0, sl = rest ? strlen(rest) : 0;
+    char *k = apr_palloc(p, rl + sl + 4), *w = k;
 
-    return apr_pstrcat(p, k, realm, ":", rest, NULL);
+    *w++ = kind;
+    *w++ = ':';
+    memcpy(w, realm ? realm : "", rl);
+    w += rl;
+    *w++ = ':';
+    memcpy(w, rest ? rest : "", sl);
+    w[sl] = '\0';
+    return k;
 }

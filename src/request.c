@@ -39,6 +39,22 @@ const apr_array_header_t *nsso_req_cookies(request_rec *r)
     return q->cookies;
 }
 
+const char *nsso_req_cookie(request_rec *r, const char *name)
+{
+    nsso_req *q = nsso_req_of(r);
+    const char *header = apr_table_get(r->headers_in, "Cookie");
+
+    if (q->one_done && q->one_header == header && q->one_name == name)
+        return q->one_value;
+    q->one_value = q->cookies && q->cookie_header == header
+                   ? nsso_cookie_get(q->cookies, name, NULL)
+                   : nsso_cookie_find(r->pool, header, name, NULL);
+    q->one_header = header;
+    q->one_name = name;
+    q->one_done = 1;
+    return q->one_value;
+}
+
 const char *nsso_request_id(request_rec *r)
 {
     nsso_req *q = nsso_req_of(r);

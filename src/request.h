@@ -18,6 +18,9 @@ typedef struct {
     /* the Cookie header as last parsed, and its cookies */
     const char *cookie_header;
     const apr_array_header_t *cookies;     /* NULL: not parsed yet */
+    /* the one cookie looked up by name (nsso_req_cookie), for that header */
+    const char *one_header, *one_name, *one_value;
+    int one_done;
 
     /* the early look (post_read_request): the session it read, handed once
      * to check_authn so the record is read and parsed once per request */
@@ -27,6 +30,10 @@ typedef struct {
     int early;          /* it found a live session and set the variables */
     const nsso_session_t *early_for;    /* ... of this session */
     apr_int64_t early_expires;          /* ... and token expiry */
+    /* where it appended the NOMIS_SSO_* variables: env_n entries from
+     * env_at of env_table (env_n 0: not appended, e.g. some were set) */
+    const apr_table_t *env_table;
+    int env_at, env_n;
 
     /* the identity values, made clean for headers once per session */
     const nsso_session_t *identity_for;
@@ -53,6 +60,12 @@ const nsso_session_t *nsso_request_session(const request_rec *r);
 /* The request's cookies, parsed once per request (again only when another
  * module has replaced the Cookie header since). Never NULL. */
 const apr_array_header_t *nsso_req_cookies(request_rec *r);
+
+/* The value of the request's cookie called name (the first, as
+ * nsso_cookie_get gives it), or NULL; the same pointer for every call with
+ * the same name while the Cookie header is the same. Cheaper than
+ * nsso_req_cookies: no array of every cookie. */
+const char *nsso_req_cookie(request_rec *r, const char *name);
 
 /* The id the service desk can quote: UNIQUE_ID (mod_unique_id) when set,
  * else 8 random base64url characters made once per request. */

@@ -1,6 +1,6 @@
 /* fuzz_cookie.c - the Cookie request header: nsso_cookie_parse and
- * nsso_cookie_get on any header, and nsso_cookie_build on every pair it
- * yields. Invariants: every parsed name is a token, no parsed value holds a
+ * nsso_cookie_get on any header (nsso_cookie_find giving the same), and
+ * nsso_cookie_build on every pair it yields. Invariants: every parsed name is a token, no parsed value holds a
  * control character or a separator, a value that is valid builds, and a
  * built Set-Cookie never holds a control character. */
 #include "fuzz_common.h"
@@ -16,6 +16,21 @@ static int has_ctl(const char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return 1;
     return 0;
+}
+
+/* nsso_cookie_find must give exactly what nsso_cookie_get gives on the
+ * parsed array: the hot path uses the one, everything else the other. */
+static void same_as_get(apr_pool_t *p, const char *header, const apr_array_header_t *cookies,
+                        const char *name)
+{
+    int n_get, n_find;
+    const char *g = nsso_cookie_get(cookies, name, &n_get);
+    const char *f = nsso_cookie_find(p, header, name, &n_find);
+    const char *f1 = nsso_cookie_find(p, header, name, NULL);
+
+    NSSO_FUZZ_CHECK(T, n_get == n_find);
+    NSSO_FUZZ_CHECK(T, (g == NULL) == (f == NULL) && (g == NULL) == (f1 == NULL));
+    NSSO_FUZZ_CHECK(T, g == NULL || (!strcmp(g, f) && !strcmp(g, f1)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -54,7 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++) {
         const char *v = nsso_cookie_get(cookies, names[i], &n);
         NSSO_FUZZ_CHECK(T, (v != NULL) == (n > 0));
+        same_as_get(p, header, cookies, names[i]);
     }
+    for (i = 0; i < cookies->nelts && i < 8; i++)
+        same_as_get(p, header, cookies, ck[i].name);
     nsso_cookie_get(cookies, NULL, NULL);
     nsso_cookie_get(NULL, "nomis_sso", &n);
     apr_pool_destroy(p);

@@ -259,6 +259,43 @@ static void test_get(void **state)
     assert_int_equal(n, 0);
 }
 
+/* nsso_cookie_find (the hot path's) gives what get(parse()) gives, on
+ * headers that exercise every rule of the parse. */
+static void test_find_same_as_get(void **state)
+{
+    static const char *const headers[] = {
+        "sid=one; other=x; SID=upper; sid=two", "  sid = spaced\t;sid=2",
+        "a=1, sid=\"quoted\",sid=3", "sid; sid=; sid=after-empty", "xsid=1; sidx=2; sid",
+        "s\x01id=1; sid=x\x02y; sid=ok", "=sid; sid==eq", "sid=\"\"; b=2", ";;;sid=last;",
+        "", "no-match=1", "sid=\tx\t; sid=a\tb; sid= ok ", "sid=a\tb; sid=\"\tq\"",
+    };
+    static const char *const names[] = { "sid", "SID", "other", "s", "sidx", "a", "b", "" };
+    apr_pool_t *p = *state;
+    size_t h, k;
+
+    for (h = 0; h < sizeof(headers) / sizeof(headers[0]); h++)
+        for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            int ng = -1, nf = -1;
+            const char *g = nsso_cookie_get(nsso_cookie_parse(p, headers[h]), names[k], &ng);
+            const char *f = nsso_cookie_find(p, headers[h], names[k], &nf);
+            const char *f1 = nsso_cookie_find(p, headers[h], names[k], NULL);
+
+            assert_int_equal(ng, nf);
+            if (g == NULL) {
+                assert_null(f);
+                assert_null(f1);
+            }
+            else {
+                assert_string_equal(g, f);
+                assert_string_equal(g, f1);
+            }
+        }
+    assert_null(nsso_cookie_find(p, NULL, "sid", NULL));
+    assert_null(nsso_cookie_find(p, "sid=1", NULL, NULL));
+    assert_string_equal(nsso_cookie_find(p, "sid=1; sid=2", "sid", NULL), "1");
+    assert_string_equal(nsso_cookie_find(p, "x=1, sid=\"q\"", "sid", NULL), "q");
+}
+
 /* ---- grammar ------------------------------------------------------------- */
 
 static void test_name_ok(void **state)
@@ -473,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_parse_64k_hostile),
         cmocka_unit_test(test_parse_many_tiny_pairs),
         cmocka_unit_test(test_get),
+        cmocka_unit_test(test_find_same_as_get),
         cmocka_unit_test(test_name_ok),
         cmocka_unit_test(test_value_ok),
         cmocka_unit_test(test_build_all_options),

@@ -73,6 +73,9 @@ static void test_store_keys(void **state)
     const char *k = nsso_store_key(pool, NSSO_KEY_SESSION, "abcdefghijk", "ID");
 
     assert_string_equal(k, "s:abcdefghijk:ID");
+    assert_string_equal(nsso_store_key(pool, NSSO_KEY_LIMIT, NULL, "u"), "p::u");
+    assert_string_equal(nsso_store_key(pool, NSSO_KEY_BEARER, "R", ""), "b:R:");
+    assert_string_equal(nsso_store_key(pool, NSSO_KEY_REFRESH, "R", NULL), "r:R:");
     assert_true(nsso_store_key_precious(k));
     assert_false(nsso_store_key_precious(nsso_store_key(pool, NSSO_KEY_BEARER, "R", "x")));
     assert_false(nsso_store_key_precious(nsso_store_key(pool, NSSO_KEY_STATE_USED, "R", "x")));
