@@ -286,7 +286,7 @@ static apr_status_t raw_stats(nsso_store *s, nsso_store_stats_t *out)
 }
 
 static const nsso_store_ops raw_ops = {
-    "raw", raw_get, raw_set, raw_add, raw_replace, raw_del, raw_stats
+    "raw", raw_get, raw_set, raw_add, raw_replace, raw_del, raw_stats, NULL /* no get_known */
 };
 
 /* ---- helpers ---------------------------------------------------------------- */

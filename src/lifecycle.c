@@ -152,22 +152,22 @@ static apr_status_t session_load(request_rec *r, const nsso_srv_conf *c, const c
     nsso_store *store = nsso_runtime_store();
     nsso_session_t *s;
     const char *err = NULL;
-    char *val;
-    apr_size_t len;
     apr_status_t rv;
 
-    rv = nsso_store_get(store, r->pool, nsso_session_key(r->pool, c->realm, id), &val, &len);
-    if (rv == APR_NOTFOUND) {
+    /* the memo asks the store whether the record is still the one it parsed */
+    rv = nsso_session_load_memo(r->pool, store, nsso_session_key(r->pool, c->realm, id), id,
+                                &s, &err);
+    if (rv == APR_NOTFOUND && !err) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NSSO_LOGNO(0603) "session %s not found (expired, "
                       "evicted or signed out)", nsso_redact(r->pool, id));
         return APR_NOTFOUND;
     }
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS && !err) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0604) "session store lookup failed "
                       "(store unreachable?)");
         return NSSO_UNAVAILABLE;
     }
-    if (nsso_session_parse_memo(r->pool, id, val, len, &s, &err) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NSSO_LOGNO(0605) "session %s unreadable: %s",
                       nsso_redact(r->pool, id), err);
         nsso_session_delete(r, c, id);

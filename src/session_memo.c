@@ -6,7 +6,15 @@
  * used only for the very same bytes (memcmp), so it can never give a
  * result the parse would not. Entries are immutable and reference-counted:
  * a request holds its entry until its pool goes, so replacing an entry
- * under a request still using it frees nothing that request reads. */
+ * under a request still using it frees nothing that request reads.
+ *
+ * nsso_session_load_memo finds an entry by its store key instead and asks
+ * the store whether the record under that key is still the write the entry
+ * parsed (its slot and generation, get_known): then the record is not even
+ * copied out of the store or compared. The store's answer can only be yes
+ * for the same bytes (store.h), so that path keeps the guarantee above. An
+ * entry's key and store identity are set before it is published and never
+ * change, so a request reads them without the lock. */
 #include "session_memo.h"
 #include "identity.h"
 
@@ -25,6 +33,11 @@ typedef struct {
     char *record;
     apr_size_t len;
     nsso_session_t *session;
+    /* found by key (nsso_session_load_memo) only when key is set */
+    const nsso_store *store;
+    char *key;
+    apr_size_t klen;
+    nsso_store_known_t known;  /* the write of key that record is */
 } memo_entry;
 
 static struct {
@@ -141,12 +154,12 @@ static const nsso_session_derived_t *derive(apr_pool_t *p, const nsso_session_t 
     return d;
 }
 
-/* A new entry for a record that parses, with a reference for the caller,
- * in the slot (the entry it replaces goes when its last request does). */
-static memo_entry *insert(memo_entry **slot, const char *data, apr_size_t len)
+/* A new entry for a record that parses, with references for the slot and
+ * the caller, not yet published. */
+static memo_entry *entry_make(const char *data, apr_size_t len)
 {
     apr_pool_t *pool;
-    memo_entry *e, *old;
+    memo_entry *e;
     const char *err;
 
     if (apr_pool_create_unmanaged_ex(&pool, NULL, NULL) != APR_SUCCESS)
@@ -161,12 +174,35 @@ static memo_entry *insert(memo_entry **slot, const char *data, apr_size_t len)
     }
     e->session->derived = derive(pool, e->session);
     e->refs = 2; /* the slot's and the caller's */
+    return e;
+}
+
+/* e in the slot (the entry it replaces goes when its last request does). */
+static void publish(memo_entry **slot, memo_entry *e)
+{
+    memo_entry *old;
+
     lock();
     old = *slot;
     *slot = e;
     unlock();
     entry_release(old);
+}
+
+static memo_entry *insert(memo_entry **slot, const char *data, apr_size_t len)
+{
+    memo_entry *e = entry_make(data, len);
+
+    if (e)
+        publish(slot, e);
     return e;
+}
+
+/* The caller's copy of e's session; e is released with p. */
+static void hand_out(apr_pool_t *p, memo_entry *e, nsso_session_t **out)
+{
+    apr_pool_cleanup_register(p, e, request_done, apr_pool_cleanup_null);
+    *out = apr_pmemdup(p, e->session, sizeof(*e->session));
 }
 
 apr_status_t nsso_session_parse_memo(apr_pool_t *p, const char *hint, const char *data,
@@ -181,7 +217,99 @@ apr_status_t nsso_session_parse_memo(apr_pool_t *p, const char *hint, const char
     e = lookup(slot, data, len);
     if (!e && !(e = insert(slot, data, len)))
         return nsso_session_parse(p, data, len, out, err); /* the parse says why */
-    apr_pool_cleanup_register(p, e, request_done, apr_pool_cleanup_null);
-    *out = apr_pmemdup(p, e->session, sizeof(*e->session));
+    hand_out(p, e, out);
+    return APR_SUCCESS;
+}
+
+/* ---- by store key ---------------------------------------------------------- */
+
+/* FNV-1a of the key's last KEY_TAIL bytes and its length: a store key ends
+ * in what it names (a random session id, a token digest), while its start
+ * ("s:<realm>:") is the same for every session; a collision costs a get. */
+#define KEY_TAIL 16
+
+static memo_entry **key_slot_of(const char *key, apr_size_t klen)
+{
+    apr_uint32_t h = 2166136261u ^ (apr_uint32_t)klen;
+    apr_size_t i = klen > KEY_TAIL ? klen - KEY_TAIL : 0;
+
+    for (; i < klen; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return &memo.slot[h % MEMO_SLOTS];
+}
+
+/* The entry of key in store, with a reference taken, or NULL. */
+static memo_entry *lookup_key(memo_entry **slot, const nsso_store *store,
+                              const char *key, apr_size_t klen)
+{
+    memo_entry *e;
+
+    lock();
+    e = *slot;
+    if (e && e->key && e->store == store && e->klen == klen && !memcmp(e->key, key, klen))
+        apr_atomic_inc32(&e->refs);
+    else
+        e = NULL;
+    unlock();
+    return e;
+}
+
+/* *err set whenever the parse failed (the caller tells that from a store
+ * status by it). */
+static apr_status_t parsed(apr_status_t rv, const char **err)
+{
+    if (rv != APR_SUCCESS && *err == NULL)
+        *err = "session record unreadable";
+    return rv;
+}
+
+/* Today's path: a copy from the store, compared with the memo's bytes. */
+static apr_status_t load_copy(apr_pool_t *p, nsso_store *store, const char *key,
+                              const char *hint, nsso_session_t **out, const char **err)
+{
+    char *val;
+    apr_size_t len = 0;
+    apr_status_t rv = nsso_store_get(store, p, key, &val, &len);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    return parsed(nsso_session_parse_memo(p, hint, val, len, out, err), err);
+}
+
+apr_status_t nsso_session_load_memo(apr_pool_t *p, nsso_store *store, const char *key,
+                                    const char *hint, nsso_session_t **out,
+                                    const char **err)
+{
+    memo_entry **slot, *e;
+    nsso_store_known_t now = { 0, 0 };
+    apr_size_t klen, len = 0;
+    char *val = NULL;
+    apr_status_t rv;
+
+    *err = NULL;
+    if (!memo.ready || !nsso_store_has_known(store))
+        return load_copy(p, store, key, hint, out, err);
+    klen = strlen(key);
+    slot = key_slot_of(key, klen);
+    e = lookup_key(slot, store, key, klen);
+    rv = nsso_store_get_known(store, p, key, e ? &e->known : NULL, &val, &len, &now);
+    if (rv == APR_SUCCESS && val == NULL && e) {
+        hand_out(p, e, out);            /* the very write e parsed */
+        return APR_SUCCESS;
+    }
+    entry_release(e);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (val == NULL)                    /* a hit for nothing we asked about */
+        return APR_EGENERAL;
+    if (len > MEMO_MAX_RECORD || !(e = entry_make(val, len)))
+        return parsed(nsso_session_parse(p, val, len, out, err), err);
+    /* who it is, before anyone else can find it */
+    e->store = store;
+    e->key = apr_pmemdup(e->pool, key, klen + 1);
+    e->klen = klen;
+    e->known = now;
+    publish(slot, e);
+    hand_out(p, e, out);
     return APR_SUCCESS;
 }

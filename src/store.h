@@ -1,6 +1,6 @@
 /* store.h - the session store interface. Request code only ever talks to a
- * store through these four operations, so other backends (socache: redis,
- * memcache) can be added without touching it. Keys are short printable
+ * store through these operations (get_known is optional), so other backends
+ * (socache: redis, memcache) can be added without touching it. Keys are short printable
  * strings (<= NSSO_STORE_MAX_KEY bytes); values are opaque bytes. */
 #ifndef NSSO_STORE_H
 #define NSSO_STORE_H
@@ -52,6 +52,13 @@ typedef struct {
 
 typedef struct nsso_store nsso_store;
 
+/* Which write of which entry a get read (get_known): a store-chosen place
+ * and a number no other write there ever had. { 0, 0 } names nothing. */
+typedef struct {
+    apr_uint32_t slot;
+    apr_uint64_t gen;
+} nsso_store_known_t;
+
 typedef struct {
     const char *name;
     /* Copy of the value into p (NUL-terminated, not counted in *len). */
@@ -72,6 +79,16 @@ typedef struct {
                             apr_size_t len, apr_time_t expiry);
     apr_status_t (*del)(nsso_store *s, const char *key);
     apr_status_t (*stats)(nsso_store *s, nsso_store_stats_t *out);
+    /* Optional (NULL: use get). "Is the value under key still the one known
+     * names?" When known (may be NULL) names the live, unexpired entry under
+     * key as that very write, it is a hit (counted and touched as by get):
+     * APR_SUCCESS with *val = NULL, *len = 0 and *now = *known, nothing
+     * copied. Otherwise exactly get (same status codes, a copy in *val) and
+     * *now names the write it read. Never a hit for a value that differs
+     * from the one known was filled with. */
+    apr_status_t (*get_known)(nsso_store *s, apr_pool_t *p, const char *key,
+                              const nsso_store_known_t *known, char **val,
+                              apr_size_t *len, nsso_store_known_t *now);
 } nsso_store_ops;
 
 struct nsso_store {
@@ -97,6 +114,15 @@ static inline apr_status_t nsso_store_replace(nsso_store *s, const char *key,
 { return s->ops->replace(s, key, val, len, expiry); }
 static inline apr_status_t nsso_store_del(nsso_store *s, const char *key)
 { return s->ops->del(s, key); }
+/* 1 when the store answers get_known. */
+static inline int nsso_store_has_known(const nsso_store *s)
+{ return s->ops->get_known != NULL; }
+static inline apr_status_t nsso_store_get_known(nsso_store *s, apr_pool_t *p,
+                                                const char *key,
+                                                const nsso_store_known_t *known,
+                                                char **val, apr_size_t *len,
+                                                nsso_store_known_t *now)
+{ return s->ops->get_known(s, p, key, known, val, len, now); }
 static inline apr_status_t nsso_store_stats(nsso_store *s, nsso_store_stats_t *out)
 { return s->ops->stats(s, out); }
 

@@ -360,7 +360,7 @@ static apr_status_t rs_stats(nsso_store *s, nsso_store_stats_t *out)
 }
 
 static const nsso_store_ops redis_ops = {
-    "redis", rs_get, rs_set, rs_add, rs_replace, rs_del, rs_stats
+    "redis", rs_get, rs_set, rs_add, rs_replace, rs_del, rs_stats, NULL /* no get_known */
 };
 
 static apr_status_t close_idle(void *data)

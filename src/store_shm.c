@@ -23,15 +23,15 @@
  * Layout of the segment (every region 8-byte aligned, base included):
  *
  *   pthread_mutex_t lock            in the first NSSO_SHM_LOCK_AREA (64) bytes
- *   shm_hdr                         176 bytes, once
+ *   shm_hdr                         184 bytes, once
  *   apr_uint32_t bucket[nbuckets]   nbuckets = 2 * entries rounded up to 2^k
  *   apr_int64_t expiry[entries]     per slot; APR_INT64_MAX while free
- *   slot[entries]                   shm_slot (104 bytes) + slot_size value
+ *   slot[entries]                   shm_slot (112 bytes) + slot_size value
  *                                   bytes, padded to a multiple of 8
  *
- * Overhead per slot: 104 bytes of slot header, 8 bytes of expiry, 8 to 16
- * bytes of bucket array (2 to 4 buckets of 4 bytes) and at most 7 bytes of
- * padding; plus 240 bytes once. At 4 KB values that is about 3% on top of
+ * Overhead per slot: 112 bytes of slot header (8 of them its generation),
+ * 8 bytes of expiry, 8 to 16 bytes of bucket array (2 to 4 buckets of 4
+ * bytes) and at most 7 bytes of padding; plus 248 bytes once. At 4 KB values that is about 3% on top of
  * entries * slot_size. Expiries sit apart from the slots so that the expiry
  * sweep reads one dense array instead of one cache line per slot.
  *
@@ -40,6 +40,14 @@
  * survives graceful restarts. Slots at or above hdr->fresh were never used
  * and are implicitly free, so formatting touches only the header and the
  * bucket array (pages of unused slots are never faulted in).
+ *
+ * Generations: every write of a slot (set, add, replace) gives it the next
+ * value of a 64-bit counter in the header; freeing it (delete, expiry,
+ * eviction) sets 0, which no write gives. A reformat keeps the counter and
+ * forgets every slot at or above fresh, so within a segment's life a
+ * (slot, generation) pair names one write of one value and never another:
+ * get_known answers "still the very value you read?" from the slot alone,
+ * without hashing the key or copying the value.
  *
  * Two LRU lists: sessions (keys "s:...", nsso_store_key_precious) on one,
  * everything else (spent states, cached bearer tokens, counters, refresh
@@ -75,7 +83,7 @@
 #include "siphash.h"
 
 #define SHM_MAGIC   0x4f53534eu        /* "NSSO" read as little-endian */
-#define SHM_VERSION 3u             /* 3: two LRU lists; 2: the lock first */
+#define SHM_VERSION 4u             /* 4: generations; 3: two LRU lists; 2: the lock first */
 #define NIL         0xffffffffu
 #define SHM_CORRUPT APR_EGENERAL       /* internal: the index is broken */
 #define SWEEP_BATCH 32                 /* expired entries reclaimed per sweep */
@@ -110,6 +118,7 @@ typedef struct {
     apr_uint64_t gets, hits, sets, deletes, expired, evicted, too_large;
     apr_uint64_t lock_recoveries;   /* owners that died holding the lock */
     apr_uint64_t evicted_disposable;
+    apr_uint64_t generation;        /* the last one given; never reset */
 } shm_hdr;
 
 /* The store's lock, alone in the segment's first cache line: process-shared
@@ -123,6 +132,7 @@ _Static_assert(sizeof(pthread_mutex_t) <= NSSO_SHM_LOCK_AREA, "lock area");
 typedef struct {
     apr_uint64_t tick;              /* LRU clock at last access */
     apr_uint64_t hash;              /* SipHash of the key */
+    apr_uint64_t gen;               /* the write it holds (0: free) */
     apr_uint32_t vlen;
     apr_uint32_t next;              /* hash chain (live) or free list (free) */
     apr_uint32_t lru_prev;
@@ -135,8 +145,8 @@ typedef struct {
 } shm_slot;
 
 /* The sizes the overhead figures above are based on. */
-_Static_assert(sizeof(shm_hdr) == 176, "shm_hdr layout");
-_Static_assert(sizeof(shm_slot) == 104, "shm_slot layout");
+_Static_assert(sizeof(shm_hdr) == 184, "shm_hdr layout");
+_Static_assert(sizeof(shm_slot) == 112, "shm_slot layout");
 
 typedef struct {
     apr_size_t entries, slot_size, nbuckets, stride;
@@ -251,7 +261,9 @@ static apr_uint64_t key_hash(const shm_store *st, const char *key, apr_size_t kl
 
 /* ---- formatting ---------------------------------------------------------- */
 
-/* Drops every entry; keeps the hash key and the counters. */
+/* Drops every entry; keeps the hash key and the counters (the generation
+ * too: slots at or above fresh keep their old contents, and get_known must
+ * never take one of those for a live write). */
 static void index_reset(shm_store *st)
 {
     shm_hdr *h = hdr(st);
@@ -434,6 +446,7 @@ static void free_push(shm_store *st, apr_uint32_t i)
     sl->state = SLOT_FREE;
     sl->klen = 0;
     sl->vlen = 0;
+    sl->gen = 0;
     sl->next = hdr(st)->free_head;
     hdr(st)->free_head = i;
     *expiry_of(st, i) = APR_INT64_MAX;
@@ -550,6 +563,7 @@ static void value_write(shm_store *st, apr_uint32_t i, const void *val, apr_size
     if (len > 0)
         memcpy(slot_value(sl), val, len);
     sl->vlen = (apr_uint32_t)len;
+    sl->gen = ++hdr(st)->generation;
     *expiry_of(st, i) = expiry;
     if (expiry < hdr(st)->min_expiry)
         hdr(st)->min_expiry = expiry;
@@ -652,7 +666,7 @@ static apr_status_t key_check(const char *key, apr_size_t *klen)
  * pool is its own thread's, so the allocation takes no lock of its own. */
 static apr_status_t locked_get(shm_store *st, const char *key, apr_size_t klen,
                                apr_uint64_t hash, apr_pool_t *p, char **val,
-                               apr_size_t *len)
+                               apr_size_t *len, nsso_store_known_t *now)
 {
     shm_hdr *h = hdr(st);
     apr_uint32_t i;
@@ -677,6 +691,35 @@ static apr_status_t locked_get(shm_store *st, const char *key, apr_size_t klen,
     buf[sl->vlen] = '\0';
     *val = buf;
     *len = sl->vlen;
+    now->slot = i;
+    now->gen = sl->gen;
+    return APR_SUCCESS;
+}
+
+/* APR_SUCCESS when slot k->slot still holds the write k names, under key,
+ * unexpired: then it is touched and counted as locked_get counts a hit.
+ * APR_NOTFOUND otherwise (a get must say what is there now). A live slot
+ * below fresh holds a generation no other write had; the key compare keeps
+ * it to this key whatever pair a caller brings. */
+static apr_status_t locked_known(shm_store *st, const char *key, apr_size_t klen,
+                                 const nsso_store_known_t *k)
+{
+    shm_hdr *h = hdr(st);
+    shm_slot *sl;
+    apr_status_t rv;
+
+    if (!hdr_sane(st))
+        return SHM_CORRUPT;
+    if (k->gen == 0 || k->slot >= h->fresh)
+        return APR_NOTFOUND;
+    sl = slot(st, k->slot);
+    if (sl->state != SLOT_LIVE || sl->gen != k->gen || sl->klen != klen
+        || memcmp(sl->key, key, klen) != 0 || *expiry_of(st, k->slot) <= apr_time_now())
+        return APR_NOTFOUND;
+    if ((rv = lru_touch(st, k->slot)) != APR_SUCCESS)
+        return rv;
+    h->gets++;
+    h->hits++;
     return APR_SUCCESS;
 }
 
@@ -786,7 +829,7 @@ static int live_slot_ok(const shm_store *st, apr_uint32_t i, apr_size_t b)
     const shm_slot *sl = slot(st, i);
 
     return sl->state == SLOT_LIVE && sl->klen > 0 && sl->klen <= NSSO_STORE_MAX_KEY
-        && sl->vlen <= st->g.slot_size && *expiry_of(st, i) >= hdr(st)->min_expiry
+        && sl->gen != 0 && sl->gen <= hdr(st)->generation && sl->vlen <= st->g.slot_size && *expiry_of(st, i) >= hdr(st)->min_expiry
         && (sl->hash & (st->g.nbuckets - 1)) == b
         && sl->hash == key_hash(st, sl->key, sl->klen);
 }
@@ -855,12 +898,14 @@ static apr_status_t locked_check(const shm_store *st, unsigned char *seen)
 
 /* ---- ops table -------------------------------------------------------------- */
 
-static apr_status_t shm_get(nsso_store *s, apr_pool_t *p, const char *key,
-                            char **val, apr_size_t *len)
+/* A get that also says which write it read (now may be NULL). */
+static apr_status_t shm_get_copy(nsso_store *s, apr_pool_t *p, const char *key,
+                                 char **val, apr_size_t *len, nsso_store_known_t *now)
 {
     shm_store *st = s->impl;
     apr_size_t klen, vlen = 0;
     apr_uint64_t hash;
+    nsso_store_known_t id = { 0, 0 };
     char *buf = NULL;
     apr_status_t rv;
 
@@ -869,13 +914,50 @@ static apr_status_t shm_get(nsso_store *s, apr_pool_t *p, const char *key,
     hash = key_hash(st, key, klen); /* outside the lock: the key is ours */
     if ((rv = store_lock(st)) != APR_SUCCESS)
         return rv;
-    rv = store_finish(st, locked_get(st, key, klen, hash, p, &buf, &vlen));
+    rv = store_finish(st, locked_get(st, key, klen, hash, p, &buf, &vlen, &id));
     if (rv != APR_SUCCESS)
         return rv;
     *val = buf;
     if (len != NULL)
         *len = vlen;
+    if (now != NULL)
+        *now = id;
     return APR_SUCCESS;
+}
+
+static apr_status_t shm_get(nsso_store *s, apr_pool_t *p, const char *key,
+                            char **val, apr_size_t *len)
+{
+    return shm_get_copy(s, p, key, val, len, NULL);
+}
+
+/* The value named by known unchanged: *val = NULL, nothing hashed or
+ * copied, one short hold of the lock. Otherwise a get (a second hold). */
+static apr_status_t shm_get_known(nsso_store *s, apr_pool_t *p, const char *key,
+                                  const nsso_store_known_t *known, char **val,
+                                  apr_size_t *len, nsso_store_known_t *now)
+{
+    shm_store *st = s->impl;
+    apr_size_t klen;
+    apr_status_t rv;
+
+    if (p == NULL || val == NULL || now == NULL || key_check(key, &klen) != APR_SUCCESS)
+        return APR_EINVAL;
+    if (known != NULL) {
+        if ((rv = store_lock(st)) != APR_SUCCESS)
+            return rv;
+        rv = store_finish(st, locked_known(st, key, klen, known));
+        if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
+            return rv;                  /* broken (now reformatted), or the lock */
+        if (rv == APR_SUCCESS) {
+            *val = NULL;
+            if (len != NULL)
+                *len = 0;
+            *now = *known;
+            return APR_SUCCESS;
+        }
+    }
+    return shm_get_copy(s, p, key, val, len, now);
 }
 
 static apr_status_t shm_write(nsso_store *s, const char *key, const void *val,
@@ -943,7 +1025,7 @@ static apr_status_t shm_stats(nsso_store *s, nsso_store_stats_t *out)
 }
 
 static const nsso_store_ops shm_ops = {
-    "shm", shm_get, shm_set, shm_add, shm_replace, shm_del, shm_stats
+    "shm", shm_get, shm_set, shm_add, shm_replace, shm_del, shm_stats, shm_get_known
 };
 
 /* ---- public entry points -------------------------------------------------------- */

@@ -3,7 +3,9 @@
  * lock. A keyed hash (SipHash-2-4, key random per segment) indexes the
  * slots so crafted keys cannot flood one bucket; expired entries are reused
  * first, then the least recently used entry that is not a session, and only
- * when there is none the least recently used session.
+ * when there is none the least recently used session. Every write of a
+ * slot gets a generation of its own, so a reader can ask whether a value
+ * it read is still there without reading it again (get_known, store.h).
  *
  * The segment layout is self-describing (magic, version, geometry, hash key)
  * so a segment created by the parent survives graceful restarts: post_config

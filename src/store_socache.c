@@ -258,7 +258,7 @@ static apr_status_t sc_stats(nsso_store *s, nsso_store_stats_t *out)
 }
 
 static const nsso_store_ops socache_ops = {
-    "socache", sc_get, sc_set, sc_add, sc_replace, sc_del, sc_stats
+    "socache", sc_get, sc_set, sc_add, sc_replace, sc_del, sc_stats, NULL /* no get_known */
 };
 
 static apr_status_t destroy_instance(void *data)

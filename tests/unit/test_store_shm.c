@@ -1,6 +1,7 @@
 /* test_store_shm.c - unit tests for the shared-memory session store
  * (src/store_shm.c): SipHash vectors, the get/set/del/stats contract,
- * expiry, LRU eviction, re-attach after a restart, corruption handling, and
+ * expiry, LRU eviction, get_known (a write named by slot and generation),
+ * re-attach after a restart, corruption handling, and
  * a multi-process run over a real anonymous apr_shm and the store's own lock. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,9 +150,10 @@ static void test_geometry(void **state)
     assert_int_equal(nsso_shm_store_size(10, 0), 0);
     assert_int_equal(nsso_shm_store_size(NSSO_SHM_MAX_ENTRIES + 1, 64), 0);
     assert_int_equal(nsso_shm_store_size(10, NSSO_SHM_MAX_SLOT_SIZE + 1), 0);
-    /* Documented overhead: <= 128 bytes per slot plus a small header. */
+    /* Documented overhead: <= 136 bytes per slot (112 of slot header) plus a
+     * small header. */
     assert_true(sz > 1000 * 4096);
-    assert_true(sz <= 1000 * (4096 + 128) + 256);
+    assert_true(sz <= 1000 * (4096 + 136) + 256);
 }
 
 static void test_attach_args(void **state)
@@ -787,6 +789,201 @@ static void test_stats(void **state)
     fx_free(fx);
 }
 
+/* ---- get_known ----------------------------------------------------------------- */
+
+/* get_known with known (may be NULL): APR_SUCCESS and *val NULL for a hit,
+ * else whatever get would say, with *now filled on a value. */
+static apr_status_t known_get(fx_t *fx, const char *key, const nsso_store_known_t *known,
+                              char **val, nsso_store_known_t *now)
+{
+    apr_size_t len = 99;
+    apr_status_t rv;
+
+    *val = (char *)"unset";
+    rv = nsso_store_get_known(fx->s, fx->pool, key, known, val, &len, now);
+    if (rv == APR_SUCCESS)
+        assert_int_equal(len, *val ? strlen(*val) : 0);
+    return rv;
+}
+
+/* A fresh read of key: its value and which write it is. */
+static nsso_store_known_t known_read(fx_t *fx, const char *key, const char *want)
+{
+    nsso_store_known_t now = { 0, 0 };
+    char *val;
+
+    assert_int_equal(known_get(fx, key, NULL, &val, &now), APR_SUCCESS);
+    assert_non_null(val);
+    assert_string_equal(val, want);
+    assert_int_not_equal(now.gen, 0);
+    return now;
+}
+
+/* A miss that reads want afresh (as a get would) under a new identity. */
+static nsso_store_known_t expect_known_miss(fx_t *fx, const char *key,
+                                            const nsso_store_known_t *old, const char *want)
+{
+    nsso_store_known_t now = { 0, 0 };
+    char *val;
+
+    assert_int_equal(known_get(fx, key, old, &val, &now), APR_SUCCESS);
+    assert_non_null(val);                      /* not answered from what it knew */
+    assert_string_equal(val, want);
+    assert_false(now.slot == old->slot && now.gen == old->gen);
+    return now;
+}
+
+static void test_known_hit(void **state)
+{
+    fx_t *fx = fx_new(16, 64);
+    nsso_store_known_t id, now;
+    nsso_store_stats_t before, after;
+    char *val;
+
+    (void)state;
+    put(fx, "s:realm:one", "first");
+    put(fx, "s:realm:two", "second");
+    id = known_read(fx, "s:realm:one", "first");
+    before = stats_of(fx);
+    assert_int_equal(known_get(fx, "s:realm:one", &id, &val, &now), APR_SUCCESS);
+    assert_null(val);                          /* nothing copied */
+    assert_int_equal(now.slot, id.slot);
+    assert_true(now.gen == id.gen);
+    after = stats_of(fx);                      /* counted as a get's hit */
+    assert_int_equal(after.gets, before.gets + 1);
+    assert_int_equal(after.hits, before.hits + 1);
+    /* and touched as a get would: "two" is the LRU victim now (8 entries
+     * of a 16-slot store are not enough to evict, so fill it) */
+    {
+        char key[16];
+        int i;
+
+        for (i = 0; i < 14; i++) {
+            snprintf(key, sizeof(key), "s:realm:k%d", i);
+            put(fx, key, "x");
+        }
+        assert_int_equal(known_get(fx, "s:realm:one", &id, &val, &now), APR_SUCCESS);
+        assert_null(val);
+        put(fx, "s:realm:new", "y");           /* evicts the least recent */
+        expect_absent(fx, "s:realm:two");
+        expect_val(fx, "s:realm:one", "first");
+    }
+    /* an absent key: the same status as get */
+    assert_int_equal(known_get(fx, "s:realm:none", &id, &val, &now), APR_NOTFOUND);
+    assert_int_equal(known_get(fx, "", &id, &val, &now), APR_EINVAL);
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+static void test_known_replace_is_a_miss(void **state)
+{
+    fx_t *fx = fx_new(16, 64);
+    nsso_store_known_t id, id2;
+
+    (void)state;
+    put(fx, "s:realm:one", "first");
+    id = known_read(fx, "s:realm:one", "first");
+    /* same slot, same length, other bytes: set, then replace, then add */
+    put(fx, "s:realm:one", "again");
+    id2 = expect_known_miss(fx, "s:realm:one", &id, "again");
+    assert_int_equal(id2.slot, id.slot);
+    assert_int_equal(nsso_store_replace(fx->s, "s:realm:one", "third", 5, far_future()),
+                     APR_SUCCESS);
+    id = expect_known_miss(fx, "s:realm:one", &id2, "third");
+    assert_int_equal(nsso_store_del(fx->s, "s:realm:one"), APR_SUCCESS);
+    assert_int_equal(nsso_store_add(fx->s, "s:realm:one", "forth", 5, far_future()),
+                     APR_SUCCESS);
+    expect_known_miss(fx, "s:realm:one", &id, "forth");
+    fx_free(fx);
+}
+
+/* ABA: deleted and written again, evicted and written again, or another
+ * key in the slot: never the old write. */
+static void test_known_slot_reused(void **state)
+{
+    fx_t *fx = fx_new(4, 64);
+    nsso_store_known_t id, other;
+    char *val;
+    int i;
+
+    (void)state;
+    put(fx, "s:realm:one", "first");
+    id = known_read(fx, "s:realm:one", "first");
+    assert_int_equal(nsso_store_del(fx->s, "s:realm:one"), APR_SUCCESS);
+    assert_int_equal(known_get(fx, "s:realm:one", &id, &val, &other), APR_NOTFOUND);
+    put(fx, "s:realm:one", "first");           /* the same bytes, a new write */
+    other = expect_known_miss(fx, "s:realm:one", &id, "first");
+    assert_int_equal(other.slot, id.slot);
+    /* another key in the slot: asked under that key with the old pair */
+    assert_int_equal(nsso_store_del(fx->s, "s:realm:one"), APR_SUCCESS);
+    put(fx, "s:realm:two", "other");
+    id = known_read(fx, "s:realm:two", "other");
+    assert_int_equal(id.slot, other.slot);
+    expect_known_miss(fx, "s:realm:two", &other, "other");
+    /* the right pair under the wrong key is not a hit either */
+    put(fx, "s:realm:one", "first");
+    expect_known_miss(fx, "s:realm:one", &id, "first");
+    /* evicted: the slot goes to another session */
+    id = known_read(fx, "s:realm:one", "first");
+    for (i = 0; i < 8; i++) {
+        char key[16];
+
+        snprintf(key, sizeof(key), "s:realm:k%d", i);
+        put(fx, key, "x");
+    }
+    assert_int_equal(known_get(fx, "s:realm:one", &id, &val, &other), APR_NOTFOUND);
+    put(fx, "s:realm:one", "first");
+    expect_known_miss(fx, "s:realm:one", &id, "first");
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+static void test_known_expired(void **state)
+{
+    fx_t *fx = fx_new(8, 64);
+    nsso_store_known_t id, now;
+    char *val;
+
+    (void)state;
+    assert_int_equal(nsso_store_set(fx->s, "s:realm:short", "v", 1,
+                                    apr_time_now() + apr_time_from_msec(250), NULL),
+                     APR_SUCCESS);
+    id = known_read(fx, "s:realm:short", "v");
+    apr_sleep(apr_time_from_msec(350));
+    assert_int_equal(known_get(fx, "s:realm:short", &id, &val, &now), APR_NOTFOUND);
+    assert_int_equal(stats_of(fx).expired, 1);
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
+/* A reformat keeps the generation counter: the first write after it is not
+ * taken for the last one before it, although it lands in the same slot. */
+static void test_known_survives_reformat(void **state)
+{
+    fx_t *fx = fx_new(16, 64);
+    nsso_store_known_t id, now;
+    char *val;
+
+    (void)state;
+    put(fx, "s:realm:one", "first");           /* the segment's first write */
+    id = known_read(fx, "s:realm:one", "first");
+    fx->mem[NSSO_SHM_LOCK_AREA] ^= 0x40;       /* magic: the next op reformats */
+    assert_int_equal(known_get(fx, "s:realm:one", &id, &val, &now), APR_EGENERAL);
+    /* the slot's old contents are still there, above fresh */
+    assert_int_equal(known_get(fx, "s:realm:one", &id, &val, &now), APR_NOTFOUND);
+    put(fx, "s:realm:one", "other");
+    now = expect_known_miss(fx, "s:realm:one", &id, "other");
+    assert_int_equal(now.slot, id.slot);
+    assert_true(now.gen > id.gen);
+    /* a reformat by a get_known that found the index broken, also */
+    *(apr_uint32_t *)(void *)(fx->mem + NSSO_SHM_LOCK_AREA + 4) ^= 1u; /* version */
+    assert_int_equal(known_get(fx, "s:realm:one", &now, &val, &id), APR_EGENERAL);
+    put(fx, "s:realm:one", "third");
+    expect_known_miss(fx, "s:realm:one", &now, "third");
+    expect_consistent(fx);
+    fx_free(fx);
+}
+
 /* ---- restart and corruption ------------------------------------------------------ */
 
 static void test_reattach_keeps_data(void **state)
@@ -1270,6 +1467,11 @@ int main(void)
         cmocka_unit_test(test_sessions_lru_among_themselves),
         cmocka_unit_test(test_two_lists_model),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_known_hit),
+        cmocka_unit_test(test_known_replace_is_a_miss),
+        cmocka_unit_test(test_known_slot_reused),
+        cmocka_unit_test(test_known_expired),
+        cmocka_unit_test(test_known_survives_reformat),
         cmocka_unit_test(test_reattach_keeps_data),
         cmocka_unit_test(test_reattach_mismatch),
         cmocka_unit_test(test_corrupt_header),
