@@ -99,10 +99,90 @@ static void strip_identity_headers(request_rec *r)
     }
 }
 
-/* v made safe for a header, unless the memo found it safe already (d). */
-static const char *safe(request_rec *r, const nsso_session_derived_t *d, const char *v)
+/* v made safe for a header (in p), unless the memo found it safe already (d). */
+static const char *safe(apr_pool_t *p, const nsso_session_derived_t *d, const char *v)
 {
-    return !v || (d && d->clean) ? v : nsso_header_safe(r->pool, v);
+    return !v || (d && d->clean) ? v : nsso_header_safe(p, v);
+}
+
+/* The server-independent identity values of s (fields before F_COUNT),
+ * header-safe, in p. d: the memo's values for s, or NULL. */
+static void standard_values(apr_pool_t *p, const nsso_session_t *s,
+                            const nsso_session_derived_t *d, const char **v)
+{
+    v[F_USER] = safe(p, d, s->user);
+    v[F_NAME] = safe(p, d, s->name);
+    v[F_SOURCE] = safe(p, d, s->auth_source);
+    v[F_ROLES] = d ? d->roles : nsso_roles_join(p, s->roles); /* drops unsafe roles */
+    v[F_CASELOAD] = safe(p, d, s->caseload);
+    v[F_USER_ID] = safe(p, d, s->user_id);
+    v[F_EXPIRES] = d ? d->expires : apr_psprintf(p, "%" APR_INT64_T_FMT, s->expires);
+    v[F_CLIENT] = s->client_credentials ? "1" : NULL;
+    v[F_ON_BEHALF_OF] = s->client_credentials ? safe(p, d, s->on_behalf_of) : NULL;
+    v[F_USER_UUID] = safe(p, d, s->user_uuid);
+    v[F_CASELOADS] = d ? d->caseloads
+                     : s->caseloads && s->caseloads->nelts
+                     ? nsso_header_safe(p, apr_array_pstrcat(p, s->caseloads, ','))
+                     : NULL;
+}
+
+/* Made once per memo entry (nsso_expose_prebuild): the standard values,
+ * and the table of the NOMIS_SSO_* variables of those that are set, in
+ * field order, so that a copy of it is exactly what appending each value to
+ * an empty environment gives (the environment is empty when the early look
+ * or a bearer request sets them: httpd adds the CGI ones later). The names
+ * are the very strings of fields[] (env_untouched compares them). */
+#define PREBUILT_ENV_ROOM 32 /* the copy's room, for what others add */
+typedef struct {
+    const char *v[F_COUNT];
+    apr_table_t *env;
+    /* the n values set, with their names, in field order: a request
+     * appends its headers from these without a look at every field */
+    int n;
+    const char *env_name[F_COUNT], *header_name[F_COUNT], *value[F_COUNT];
+} prebuilt;
+
+const void *nsso_expose_prebuild(apr_pool_t *p, const nsso_session_t *s,
+                                 const nsso_session_derived_t *d)
+{
+    prebuilt *b = apr_pcalloc(p, sizeof(*b));
+    int f;
+
+    standard_values(p, s, d, b->v);
+    b->env = apr_table_make(p, PREBUILT_ENV_ROOM);
+    for (f = 0; f < F_COUNT; f++)
+        if (b->v[f]) {
+            apr_table_addn(b->env, fields[f].env, b->v[f]);
+            b->env_name[b->n] = fields[f].env;
+            b->header_name[b->n] = fields[f].header;
+            b->value[b->n++] = b->v[f];
+        }
+    return b;
+}
+
+/* The memo's prebuilt values for s, while they are still about its token
+ * (a refresh replaces the session's token and expiry in place), or NULL. */
+static const nsso_session_derived_t *derived_of(const nsso_session_t *s)
+{
+    return s->derived && s->derived->expires_at == s->expires ? s->derived : NULL;
+}
+
+static const prebuilt *prebuilt_of(const nsso_session_t *s)
+{
+    const nsso_session_derived_t *d = derived_of(s);
+
+    return d ? d->ext : NULL;
+}
+
+/* An empty environment becomes a copy of b's: one copy instead of an
+ * append per variable. 0 (nothing done) when b is NULL or the environment
+ * holds anything. */
+static int env_from_prebuilt(request_rec *r, const prebuilt *b)
+{
+    if (!b || !apr_is_empty_table(r->subprocess_env))
+        return 0;
+    r->subprocess_env = apr_table_copy(r->pool, b->env);
+    return 1;
 }
 
 /* The identity values of s, clean for a header (no control character), made
@@ -115,30 +195,20 @@ static const char *const *identity_of(request_rec *r, const nsso_session_t *s)
     nsso_req *q = nsso_req_of(r);
     const char **v = q->identity;
     /* what this child's memo made once for the record (session_memo.h), if
-     * it is still about this token: a refresh replaces the session */
-    const nsso_session_derived_t *d = s->derived && s->derived->expires_at == s->expires
-                                      ? s->derived : NULL;
+     * it is still about this token */
+    const nsso_session_derived_t *d = derived_of(s);
+    const prebuilt *b = prebuilt_of(s);
     int f;
 
     if (q->identity_for == s && q->identity_expires == s->expires)
         return v;
-    v[F_USER] = safe(r, d, s->user);
-    v[F_NAME] = safe(r, d, s->name);
-    v[F_SOURCE] = safe(r, d, s->auth_source);
-    v[F_ROLES] = d ? d->roles : nsso_roles_join(r->pool, s->roles); /* drops unsafe roles */
-    v[F_CASELOAD] = safe(r, d, s->caseload);
-    v[F_USER_ID] = safe(r, d, s->user_id);
-    v[F_EXPIRES] = d ? d->expires : apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->expires);
-    v[F_CLIENT] = s->client_credentials ? "1" : NULL;
-    v[F_ON_BEHALF_OF] = s->client_credentials ? safe(r, d, s->on_behalf_of) : NULL;
-    v[F_USER_UUID] = safe(r, d, s->user_uuid);
-    v[F_CASELOADS] = d ? d->caseloads
-                     : s->caseloads && s->caseloads->nelts
-                     ? nsso_header_safe(r->pool, apr_array_pstrcat(r->pool, s->caseloads, ','))
-                     : NULL;
+    if (b) /* the very strings of its tables */
+        memcpy(v, b->v, sizeof(b->v));
+    else
+        standard_values(r->pool, s, d, v);
     for (f = F_COUNT; f < field_count(c); f++) {
         const char *claim = APR_ARRAY_IDX(c->pass_claims, f - F_COUNT, nsso_pass_claim_t).claim;
-        v[f] = safe(r, d, nsso_session_claim(s, claim));
+        v[f] = safe(r->pool, d, nsso_session_claim(s, claim));
     }
     q->identity_for = s;
     q->identity_expires = s->expires;
@@ -230,12 +300,15 @@ static void set_env_only(request_rec *r, const nsso_session_t *s)
     int fresh = env_none(&w), f;
     nsso_req *q = nsso_req_of(r);
 
+    int copied = fresh && env_from_prebuilt(r, prebuilt_of(s));
+
+    q->env_at = copied ? 0 : apr_table_elts(r->subprocess_env)->nelts;
     q->env_table = r->subprocess_env;
-    q->env_at = apr_table_elts(r->subprocess_env)->nelts;
     q->env_n = 0;
     for (f = 0; fresh && f < w.n; f++)
         q->env_n += v[f] != NULL;
-    for (f = 0; f < w.n; f++)
+    /* the standard ones copied in one step: the claims after them */
+    for (f = copied ? F_COUNT : 0; f < w.n; f++)
         if (v[f] && fresh)
             apr_table_addn(r->subprocess_env, env_name(c, f), v[f]);
         else if (v[f])
@@ -279,7 +352,8 @@ int nsso_expose_force_authn(request_rec *r)
  * anywhere: env_exactly_ours's verdict without searching each entry among
  * ours. 0 (ask env_walk_of) when anything moved: a module that unset or
  * reordered the environment, or an early look that could not append. */
-static int env_untouched(request_rec *r, const nsso_req *q, const char *const *v)
+static int env_untouched(request_rec *r, const nsso_req *q, const char *const *v,
+                         const prebuilt *b)
 {
     const nsso_srv_conf *c = nsso_srv(r->server);
     const apr_array_header_t *a = apr_table_elts(r->subprocess_env);
@@ -288,6 +362,16 @@ static int env_untouched(request_rec *r, const nsso_req *q, const char *const *v
 
     if (q->env_n <= 0 || q->env_table != r->subprocess_env || end > a->nelts)
         return 0;
+    if (b && n == F_COUNT) { /* no claims: exactly the prebuilt ones */
+        if (q->env_n != b->n)
+            return 0;
+        for (i = 0; i < a->nelts; i++)
+            if (i >= q->env_at && i < end
+                ? e[i].key != b->env_name[i - q->env_at] || e[i].val != b->value[i - q->env_at]
+                : has_env_prefix(e[i].key))
+                return 0;
+        return 1;
+    }
     for (i = 0; i < a->nelts; i++) {
         if (i < q->env_at || i >= end) {
             if (has_env_prefix(e[i].key))
@@ -332,6 +416,26 @@ static void set_field(request_rec *r, const nsso_srv_conf *c, int pass, int f, c
     }
 }
 
+/* Publish v as pass says; an empty environment gets the memo's prebuilt
+ * variables in one copy. */
+static void set_fields(request_rec *r, const nsso_srv_conf *c, int pass,
+                       const char *const *v, const prebuilt *b)
+{
+    int done = 0, f;
+
+    if ((pass & NSSO_PASS_ENV) && (pass & PASS_FRESH_ENV) && env_from_prebuilt(r, b))
+        done = NSSO_PASS_ENV;
+    if (b && (pass & NSSO_PASS_HEADERS) && (pass & PASS_FRESH_HEADERS)) {
+        for (f = 0; f < b->n; f++)
+            apr_table_addn(r->headers_in, b->header_name[f], b->value[f]);
+        done |= NSSO_PASS_HEADERS;
+    }
+    /* the standard fields only when some were not done; the claims always */
+    f = pass & ~done & (NSSO_PASS_ENV | NSSO_PASS_HEADERS) ? 0 : F_COUNT;
+    for (; f < field_count(c); f++)
+        set_field(r, c, f < F_COUNT ? pass & ~done : pass, f, v[f]);
+}
+
 static void unset_env(request_rec *r)
 {
     const nsso_srv_conf *c = nsso_srv(r->server);
@@ -347,13 +451,13 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
     nsso_req *q = nsso_req_of(r);
     const nsso_srv_conf *c = nsso_srv(r->server);
     const char *const *v = identity_of(r, s);
-    int pass = nsso_conf_pass(d), f;
+    int pass = nsso_conf_pass(d);
 
     if (!(pass & NSSO_PASS_ENV)) {
         unset_env(r); /* the early look set them for <If> only */
     }
     else if (!r->main && !r->prev && q->early && q->early_for == s
-             && q->early_expires == s->expires && env_untouched(r, q, v)) {
+             && q->early_expires == s->expires && env_untouched(r, q, v, prebuilt_of(s))) {
         pass &= ~NSSO_PASS_ENV; /* already set, by the early look */
     }
     else {
@@ -366,9 +470,7 @@ void nsso_expose_session(request_rec *r, const nsso_session_t *s)
     }
     if (!r->main && !r->prev && !q->exposed)
         pass |= PASS_FRESH_HEADERS;
-
-    for (f = 0; f < field_count(c); f++)
-        set_field(r, c, pass, f, v[f]);
+    set_fields(r, c, pass, v, prebuilt_of(s));
     q->exposed = 1;
     if (d->pass_token != 1)
         return;

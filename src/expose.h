@@ -22,6 +22,12 @@ int nsso_expose_force_authn(request_rec *r);
  * NomisSSOPass / NomisSSOPassAccessToken say. */
 void nsso_expose_session(request_rec *r, const nsso_session_t *s);
 
+/* For the memo (nsso_session_memo_extend): a record's identity values as
+ * header-safe strings and the NOMIS_SSO_* / X-Nomis-* tables they fill,
+ * made once per record so a request appends them in one step. */
+const void *nsso_expose_prebuild(apr_pool_t *p, const nsso_session_t *s,
+                                 const nsso_session_derived_t *d);
+
 /* fixups: the same for sub-requests and internal redirects; removes the
  * early variables of a request the module did not authenticate. */
 int nsso_expose_fixups(request_rec *r);

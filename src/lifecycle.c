@@ -410,7 +410,7 @@ static apr_status_t session_first_load(request_rec *r, const nsso_srv_conf *c,
 
     q->peek_session = NULL;
     q->peek_status = APR_SUCCESS;
-    if (q->peek_id && !strcmp(q->peek_id, id)) {
+    if (q->peek_id && (q->peek_id == id || !strcmp(q->peek_id, id))) {
         if (s) {
             *out = s;
             return APR_SUCCESS;

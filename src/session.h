@@ -26,6 +26,8 @@ typedef struct {
                                 * auth_source, caseload, user_id, on_behalf_of,
                                 * user_uuid, claim values) are header-safe as
                                 * they are (nsso_header_safe gives them back) */
+    const void *ext;           /* what the memo's extension made for the
+                                * record (nsso_session_memo_extend), or NULL */
 } nsso_session_derived_t;
 
 typedef struct {

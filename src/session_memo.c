@@ -48,6 +48,13 @@ static struct {
     memo_entry *slot[MEMO_SLOTS];
 } memo;
 
+static nsso_session_memo_ext_fn ext_make;
+
+void nsso_session_memo_extend(nsso_session_memo_ext_fn make)
+{
+    ext_make = make;
+}
+
 static void entry_release(memo_entry *e)
 {
     if (e && apr_atomic_dec32(&e->refs) == 0)
@@ -151,6 +158,7 @@ static const nsso_session_derived_t *derive(apr_pool_t *p, const nsso_session_t 
     for (i = 1; ok && s->claims && i < s->claims->nelts; i += 2)
         ok = clean(p, APR_ARRAY_IDX(s->claims, i, const char *));
     d->clean = ok;
+    d->ext = ext_make ? ext_make(p, s, d) : NULL;
     return d;
 }
 

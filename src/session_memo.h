@@ -14,6 +14,16 @@
 /* Made once per child (before any request; without it every call parses). */
 apr_status_t nsso_session_memo_init(apr_pool_t *pchild);
 
+/* What a caller makes once per memo entry from a record's parse and its
+ * derived values, in the entry's pool (it lives as long as the entry; it
+ * must not be changed afterwards): derived->ext. */
+typedef const void *(*nsso_session_memo_ext_fn)(apr_pool_t *p, const nsso_session_t *s,
+                                                const nsso_session_derived_t *d);
+
+/* Set once per child, before any request (expose.c's prebuilt identity
+ * tables). NULL: no extension. */
+void nsso_session_memo_extend(nsso_session_memo_ext_fn make);
+
 /* Like nsso_session_parse, and the same result, with s->derived made:
  * *out is a copy for p alone (its scalars may be changed), but its strings
  * and arrays are shared with other requests of this child and must not be
