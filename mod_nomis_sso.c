@@ -43,6 +43,7 @@ static void nsso_register_hooks(apr_pool_t *p)
     /* after the runtime: it warns for the servers the runtime gave keys */
     ap_hook_post_config(nsso_password_post_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_post_config(nsso_ops_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(nsso_expose_child_init, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_child_init(nsso_runtime_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_bearer_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(nsso_health_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -25,6 +25,7 @@
 #include "lifecycle.h"
 #include "request.h"
 #include "runtime.h"
+#include "session_memo.h"
 
 #include <http_core.h>
 #include <apr_strings.h>
@@ -126,7 +127,7 @@ static void standard_values(apr_pool_t *p, const nsso_session_t *s,
                      : NULL;
 }
 
-/* Made once per memo entry (nsso_expose_prebuild): the standard values,
+/* Made once per memo entry (prebuild): the standard values,
  * and the table of the NOMIS_SSO_* variables of those that are set, in
  * field order, so that a copy of it is exactly what appending each value to
  * an empty environment gives (the environment is empty when the early look
@@ -142,8 +143,8 @@ typedef struct {
     const char *env_name[F_COUNT], *header_name[F_COUNT], *value[F_COUNT];
 } prebuilt;
 
-const void *nsso_expose_prebuild(apr_pool_t *p, const nsso_session_t *s,
-                                 const nsso_session_derived_t *d)
+static const void *prebuild(apr_pool_t *p, const nsso_session_t *s,
+                            const nsso_session_derived_t *d)
 {
     prebuilt *b = apr_pcalloc(p, sizeof(*b));
     int f;
@@ -158,6 +159,13 @@ const void *nsso_expose_prebuild(apr_pool_t *p, const nsso_session_t *s,
             b->value[b->n++] = b->v[f];
         }
     return b;
+}
+
+void nsso_expose_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    (void)pchild;
+    (void)s;
+    nsso_session_memo_extend(prebuild);
 }
 
 /* The memo's prebuilt values for s, while they are still about its token

@@ -22,11 +22,10 @@ int nsso_expose_force_authn(request_rec *r);
  * NomisSSOPass / NomisSSOPassAccessToken say. */
 void nsso_expose_session(request_rec *r, const nsso_session_t *s);
 
-/* For the memo (nsso_session_memo_extend): a record's identity values as
- * header-safe strings and the NOMIS_SSO_* / X-Nomis-* tables they fill,
- * made once per record so a request appends them in one step. */
-const void *nsso_expose_prebuild(apr_pool_t *p, const nsso_session_t *s,
-                                 const nsso_session_derived_t *d);
+/* child_init: this child's session memo prebuilds each record's identity
+ * values and NOMIS_SSO_* table (nsso_session_memo_extend), so a request
+ * publishes them in one step. */
+void nsso_expose_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* fixups: the same for sub-requests and internal redirects; removes the
  * early variables of a request the module did not authenticate. */

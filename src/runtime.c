@@ -10,7 +10,6 @@
 #include "store_redis.h"
 #include "realm.h"
 #include "session_memo.h"
-#include "expose.h"
 #include "endpoints.h"
 #include "util.h"
 #include "metrics.h"
@@ -341,7 +340,6 @@ void nsso_runtime_child_init(apr_pool_t *pchild, server_rec *main_s)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, main_s,
                          NSSO_LOGNO(0012) "cannot attach to the session store mutex in this child");
     }
-    nsso_session_memo_extend(nsso_expose_prebuild);
     if (session_store && (rv = nsso_session_memo_init(pchild)) != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, main_s, NSSO_LOGNO(0017) "no memo of parsed "
                      "sessions in this child: each request parses its session record");

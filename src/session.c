@@ -387,16 +387,18 @@ static const unsigned char b64url_char[256] = {
     ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['_'] = 1,
 };
 
+/* Every cookie-carrying request checks its id: the length first (so the
+ * loop reads only the id's bytes), then every byte without a branch. */
 int nsso_session_id_ok(const char *id)
 {
+    unsigned char all = 1;
     int i;
 
-    if (!id)
+    if (!id || strnlen(id, NSSO_SESSION_ID_LEN + 1) != NSSO_SESSION_ID_LEN)
         return 0;
     for (i = 0; i < NSSO_SESSION_ID_LEN; i++)
-        if (!b64url_char[(unsigned char)id[i]])
-            return 0;
-    return id[NSSO_SESSION_ID_LEN] == '\0';
+        all &= b64url_char[(unsigned char)id[i]];
+    return all;
 }
 
 const char *nsso_session_id_new(apr_pool_t *p)

@@ -468,6 +468,9 @@ static void test_ids(void **state)
     assert_false(nsso_session_id_ok(apr_pstrndup(pool, a, NSSO_SESSION_ID_LEN - 1)));
     assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa="));
     assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"));
+    assert_false(nsso_session_id_ok(".aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaa\x01aaaaaaaaaaaaaaaaaaaaaa"));
+    assert_true(nsso_session_id_ok("Az09-_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
     assert_string_equal(nsso_session_key(pool, "R0123456789", "abc"), "s:R0123456789:abc");
     /* the longest key fits the store: "s:" + realm + ":" + id */
     assert_true(strlen(nsso_session_key(pool, "R0123456789", a)) <= NSSO_STORE_MAX_KEY);

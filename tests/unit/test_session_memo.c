@@ -103,6 +103,42 @@ static void test_same_as_parse(void **state)
     assert_int_equal(m->last_access, 1001);
 }
 
+/* The extension (expose.c's prebuilt identity) runs once per entry, on the
+ * entry's parse and derived values, and every hit hands out its result. */
+static int ext_calls;
+
+static const void *ext_user(apr_pool_t *p, const nsso_session_t *s,
+                            const nsso_session_derived_t *d)
+{
+    ext_calls++;
+    return apr_pstrcat(p, s->name, "/", d->roles, NULL);
+}
+
+static void test_extension_once_per_entry(void **state)
+{
+    nsso_session_t *a, *b, *c;
+    const char *err;
+    char *data, *other;
+    apr_size_t len, olen;
+
+    (void)state;
+    nsso_session_memo_extend(ext_user);
+    ext_calls = 0;
+    record(sample("Ext User", 7000), &data, &len);
+    assert_int_equal(nsso_session_parse_memo(pool, "ext-1", data, len, &a, &err), APR_SUCCESS);
+    assert_int_equal(nsso_session_parse_memo(pool, "ext-1", data, len, &b, &err), APR_SUCCESS);
+    assert_int_equal(ext_calls, 1);
+    assert_string_equal(a->derived->ext, "Ext User/ALLOC_MGR,POM");
+    assert_ptr_equal(a->derived->ext, b->derived->ext);
+    /* another record under the same hint: a new entry, a new extension */
+    record(sample("Ext Other", 7000), &other, &olen);
+    assert_int_equal(nsso_session_parse_memo(pool, "ext-1", other, olen, &c, &err), APR_SUCCESS);
+    assert_int_equal(ext_calls, 2);
+    assert_string_equal(c->derived->ext, "Ext Other/ALLOC_MGR,POM");
+    nsso_session_memo_extend(NULL);
+    assert_int_equal(nsso_session_parse_memo(pool, "ext-2", data, len + 0, &c, &err), APR_SUCCESS);
+}
+
 static void test_changed_record_parsed_again(void **state)
 {
     nsso_session_t *m;
@@ -432,6 +468,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_parse),
+        cmocka_unit_test(test_extension_once_per_entry),
         cmocka_unit_test(test_changed_record_parsed_again),
         cmocka_unit_test(test_unclean_and_bad_records),
         cmocka_unit_test(test_replaced_entry_outlives_its_request),
