@@ -469,7 +469,7 @@ static void test_ids(void **state)
     assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa="));
     assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"));
     assert_false(nsso_session_id_ok(".aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
-    assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaa\x01aaaaaaaaaaaaaaaaaaaaaa"));
+    assert_false(nsso_session_id_ok("aaaaaaaaaaaaaaaaaaaa\001aaaaaaaaaaaaaaaaaaaaaa"));
     assert_true(nsso_session_id_ok("Az09-_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
     assert_string_equal(nsso_session_key(pool, "R0123456789", "abc"), "s:R0123456789:abc");
     /* the longest key fits the store: "s:" + realm + ":" + id */
