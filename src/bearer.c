@@ -50,7 +50,7 @@ static int token68_ok(const char *t, apr_size_t n)
 /* The header's shape only (scheme, one value, size); the characters are
  * checked by nsso_bearer_authenticate unless the token is one this child
  * has already accepted. */
-const char *nsso_bearer_token(request_rec *r, int *malformed)
+const char *nsso_bearer_token(request_rec *r, int *malformed, apr_size_t *len)
 {
     const char *h = apr_table_get(r->headers_in, "Authorization"), *t, *e;
     apr_size_t n;
@@ -68,6 +68,7 @@ const char *nsso_bearer_token(request_rec *r, int *malformed)
         *malformed = 1;
         return NULL;
     }
+    *len = n;
     return t[n] ? apr_pstrmemdup(r->pool, t, n) : t;
 }
 
@@ -314,10 +315,10 @@ static void refused(request_rec *r, const nsso_session_t *s, nsso_bearer_result_
 }
 
 int nsso_bearer_authenticate(request_rec *r, const nsso_srv_conf *c,
-                             const char *token, nsso_session_t **out)
+                             const char *token, apr_size_t n, nsso_session_t **out)
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
-    apr_size_t n = strlen(token), len = 0;
+    apr_size_t len = 0;
     const char *key, *err = NULL, *rec;
     nsso_claims_t *claims = NULL;
     nsso_session_t *s;

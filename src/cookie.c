@@ -15,19 +15,6 @@ static int is_ctl(unsigned char c)
     return c < 0x20 || c == 0x7f;
 }
 
-/* RFC 7230 tchar (checked for every cookie name of every request) */
-static const unsigned char tchar[256] = {
-    ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1,
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
-    ['~'] = 1,
-};
-
-static int is_tchar(unsigned char c)
-{
-    return tchar[c];
-}
-
 /* RFC 6265 cookie-octet: visible ASCII except DQUOTE, ',', ';' and '\'. */
 static int is_cookie_octet(unsigned char c)
 {
@@ -35,17 +22,30 @@ static int is_cookie_octet(unsigned char c)
            || (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
 }
 
+/* The OR of t[] over the bytes [b, e): four at a time, with no branch per
+ * byte (every request's cookie name and value go through it). */
+static unsigned char class_or(const unsigned char *t, const char *b, const char *e)
+{
+    const unsigned char *p = (const unsigned char *)b, *end = (const unsigned char *)e;
+    unsigned char acc = 0;
+
+    for (; end - p >= 4; p += 4)
+        acc |= t[p[0]] | t[p[1]] | t[p[2]] | t[p[3]];
+    for (; p < end; p++)
+        acc |= t[*p];
+    return acc;
+}
+
+/* Bytes that are not an RFC 7230 tchar (A-Z a-z 0-9 ! # $ % & ' * + - . ^
+ * _ ` | ~ are): a cookie name is made of tchars. */
+static const unsigned char not_tchar[256] = {
+    [0 ... ' '] = 1, ['"'] = 1, ['('] = 1, [')'] = 1, [','] = 1, ['/'] = 1,
+    [':' ... '@'] = 1, ['[' ... ']'] = 1, ['{'] = 1, ['}'] = 1, [0x7f ... 0xff] = 1,
+};
+
 static int name_ok_n(const char *s, apr_size_t len)
 {
-    apr_size_t i;
-
-    if (len == 0)
-        return 0;
-    for (i = 0; i < len; i++) {
-        if (!is_tchar((unsigned char)s[i]))
-            return 0;
-    }
-    return 1;
+    return len > 0 && !class_or(not_tchar, s, s + len);
 }
 
 int nsso_cookie_name_ok(const char *s)
@@ -156,36 +156,37 @@ apr_array_header_t *nsso_cookie_parse(apr_pool_t *p, const char *header)
     return out;
 }
 
-/* What a byte means to the one-pass scan of a piece: where it ends, and
- * whether a value holding it is refused (a control character). A tab is
- * one too, but only inside the value: trim() drops those around it. */
-enum { SCAN_END = 1, SCAN_CTL = 2, SCAN_TAB = 4 };
+/* What a byte means to the one-pass scan of a piece: where it ends,
+ * whether a value holding it is refused (a control character; a tab is one
+ * too, but only inside the value: trim() drops those around it), and
+ * whether it is outside base64url (A-Z a-z 0-9 - _), the alphabet of the
+ * module's own cookie values. */
+enum { SCAN_END = 1, SCAN_CTL = 2, SCAN_TAB = 4, SCAN_NB64 = 8 };
 static const unsigned char scan_class[256] = {
-    [0] = SCAN_END | SCAN_CTL, [1 ... 8] = SCAN_CTL, [0x0a ... 0x1f] = SCAN_CTL,
-    [0x7f] = SCAN_CTL,
-    ['\t'] = SCAN_TAB, [';'] = SCAN_END, [','] = SCAN_END,
+    [0] = SCAN_END | SCAN_CTL | SCAN_NB64, [1 ... 8] = SCAN_CTL | SCAN_NB64,
+    ['\t'] = SCAN_TAB | SCAN_NB64, [0x0a ... 0x1f] = SCAN_CTL | SCAN_NB64,
+    [' ' ... '+'] = SCAN_NB64, [','] = SCAN_END | SCAN_NB64, ['.' ... '/'] = SCAN_NB64,
+    [':'] = SCAN_NB64, [';'] = SCAN_END | SCAN_NB64, ['<' ... '@'] = SCAN_NB64,
+    ['[' ... '^'] = SCAN_NB64, ['`'] = SCAN_NB64, ['{' ... '~'] = SCAN_NB64,
+    [0x7f] = SCAN_CTL | SCAN_NB64, [0x80 ... 0xff] = SCAN_NB64,
 };
 
 /* The end of the piece at b: its ';' or ',' (or the header's end); *ctl
  * (may be NULL) gets the SCAN_ classes of the bytes before it. */
 static const char *piece_end(const char *b, int *ctl)
 {
-    unsigned char seen = 0, k;
+    const char *e = b + strcspn(b, ";,");
 
-    while (!((k = scan_class[(unsigned char)*b]) & SCAN_END)) {
-        seen |= k;
-        b++;
-    }
-    if (ctl)
-        *ctl = seen;
-    return b;
+    if (ctl) /* the classes of the bytes before it (never SCAN_END) */
+        *ctl = class_or(scan_class, b, e);
+    return e;
 }
 
 /* The piece at pos when it is a well-formed pair called name (nlen bytes,
  * a valid token): its value [*vb, *ve); split_pair's verdict without
  * checking the name of every other cookie. Returns the piece's end. */
 static const char *pair_named(const char *pos, const char *name, apr_size_t nlen,
-                              const char **vb, const char **ve)
+                              const char **vb, const char **ve, int *seen)
 {
     const char *b = pos, *e;
     int ctl;
@@ -200,6 +201,7 @@ static const char *pair_named(const char *pos, const char *name, apr_size_t nlen
     if (*b != '=') /* a longer name, or no '=' */
         return piece_end(b, NULL);
     e = piece_end(b + 1, &ctl);
+    *seen = ctl;
     if (ctl & SCAN_CTL)
         return e;
     *vb = b + 1;
@@ -217,22 +219,29 @@ static const char *pair_named(const char *pos, const char *name, apr_size_t nlen
 }
 
 const char *nsso_cookie_find(apr_pool_t *p, const char *header, const char *name,
-                             int *count)
+                             int *count, int *b64url)
 {
     const char *pos = header, *e, *vb, *ve, *found = NULL;
     apr_size_t nlen;
-    int n = 0;
+    int n = 0, seen = 0;
 
     if (count != NULL)
         *count = 0;
+    if (b64url != NULL)
+        *b64url = 0;
     if (header == NULL || name == NULL || !name_ok_n(name, nlen = strlen(name)))
         return NULL; /* no parsed cookie has an invalid name */
     for (; *pos; pos = *e ? e + 1 : e) {
-        e = pair_named(pos, name, nlen, &vb, &ve);
+        e = pair_named(pos, name, nlen, &vb, &ve, &seen);
         if (vb == NULL)
             continue;
-        if (n++ == 0)
+        if (n++ == 0) {
             found = apr_pstrmemdup(p, vb, (apr_size_t)(ve - vb));
+            /* the whole of the piece after '=' was base64url: no space or
+             * quote was trimmed, and the value is that */
+            if (b64url != NULL)
+                *b64url = !(seen & SCAN_NB64) && ve > vb;
+        }
         if (count == NULL)
             break;
     }

@@ -25,9 +25,11 @@ const char *nsso_cookie_get(const apr_array_header_t *cookies,
 
 /* The same as nsso_cookie_get(nsso_cookie_parse(p, header), name, count)
  * without making the whole array: the one cookie a request's hot path
- * looks for. The value is copied into p. */
+ * looks for. The value is copied into p. *b64url (may be NULL) is set to 1
+ * when that value is not empty and every byte of it is base64url
+ * (A-Z a-z 0-9 - _); 0 says nothing (it may still be, after a trim). */
 const char *nsso_cookie_find(apr_pool_t *p, const char *header, const char *name,
-                             int *count);
+                             int *count, int *b64url);
 
 typedef enum { NSSO_SAMESITE_NONE_SET = 0, NSSO_SAMESITE_LAX,
                NSSO_SAMESITE_STRICT, NSSO_SAMESITE_NONE } nsso_samesite_t;

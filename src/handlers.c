@@ -38,10 +38,10 @@ static int authenticated(request_rec *r, const nsso_session_t *s, const char *au
 }
 
 static int bearer_authn(request_rec *r, const nsso_srv_conf *c, const char *token,
-                        const char *auth_type)
+                        apr_size_t n, const char *auth_type)
 {
     nsso_session_t *s = NULL;
-    int rc = nsso_bearer_authenticate(r, c, token, &s);
+    int rc = nsso_bearer_authenticate(r, c, token, n, &s);
 
     if (rc == OK)
         rc = nsso_bearer_client_check(r, s);
@@ -83,12 +83,14 @@ int nsso_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r), *token;
     nsso_srv_conf *c;
+    apr_size_t n = 0;
     int bearer_only, malformed, rc;
 
     if (!type)
         return DECLINED;
-    bearer_only = !strcasecmp(type, NSSO_BEARER_AUTH_TYPE);
-    if (!bearer_only && strcasecmp(type, NSSO_AUTH_TYPE))
+    /* the session type first: the commoner */
+    bearer_only = strcasecmp(type, NSSO_AUTH_TYPE) != 0;
+    if (bearer_only && strcasecmp(type, NSSO_BEARER_AUTH_TYPE))
         return DECLINED;
     c = nsso_srv(r->server);
     /* a bearer-only location needs no sign-in settings; with
@@ -98,7 +100,7 @@ int nsso_check_authn(request_rec *r)
         return rc;
     r->ap_auth_type = (char *)(bearer_only ? NSSO_BEARER_AUTH_TYPE : NSSO_AUTH_TYPE);
     if (bearer_only || nsso_dir(r)->accept_bearer == 1) {
-        token = nsso_bearer_token(r, &malformed);
+        token = nsso_bearer_token(r, &malformed, &n);
         if (malformed) {
             nsso_event(r, NSSO_EV_BEARER_REFUSED,
                        &(nsso_event_info_t){ .reason = NSSO_BEARER_INVALID });
@@ -106,7 +108,7 @@ int nsso_check_authn(request_rec *r)
                                          "The Authorization header is malformed");
         }
         if (token)
-            return bearer_authn(r, c, token, r->ap_auth_type);
+            return bearer_authn(r, c, token, n, r->ap_auth_type);
         if (bearer_only)
             return nsso_bearer_challenge(r, NULL, NULL);
     }

@@ -423,13 +423,15 @@ static apr_status_t session_first_load(request_rec *r, const nsso_srv_conf *c,
 
 nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c)
 {
-    const char *id = nsso_req_cookie(r, nsso_conf_cookie_name(c));
+    int b64url;
+    const char *id = nsso_req_cookie(r, nsso_conf_cookie_name(c), &b64url);
     apr_int64_t now = apr_time_sec(apr_time_now());
     nsso_req *q;
     nsso_session_t *s = NULL;
     apr_status_t rv;
 
-    if (!id || !nsso_session_id_ok(id))
+    /* a value the cookie scan found all base64url needs only its length */
+    if (!id || !(b64url ? strlen(id) == NSSO_SESSION_ID_LEN : nsso_session_id_ok(id)))
         return NULL;
     q = nsso_req_of(r);
     q->peek_id = id;
@@ -450,7 +452,7 @@ apr_status_t nsso_session_current(request_rec *r, const nsso_srv_conf *c,
                                   const char **id_out, nsso_session_t **out)
 {
     const char *name = nsso_conf_cookie_name(c);
-    const char *id = nsso_req_cookie(r, name);
+    const char *id = nsso_req_cookie(r, name, NULL);
     apr_int64_t now = apr_time_sec(apr_time_now());
     apr_int64_t seen, verified, expires;
     nsso_session_t *s = NULL;

@@ -6,14 +6,11 @@
 #include <http_config.h>
 #include <apr_strings.h>
 
-nsso_req *nsso_req_of(request_rec *r)
+nsso_req *nsso_req_make(request_rec *r)
 {
-    nsso_req *q = ap_get_module_config(r->request_config, &nomis_sso_module);
+    nsso_req *q = apr_pcalloc(r->pool, sizeof(*q));
 
-    if (!q) {
-        q = apr_pcalloc(r->pool, sizeof(*q));
-        ap_set_module_config(r->request_config, &nomis_sso_module, q);
-    }
+    ap_set_module_config(r->request_config, &nomis_sso_module, q);
     return q;
 }
 
@@ -39,19 +36,45 @@ const apr_array_header_t *nsso_req_cookies(request_rec *r)
     return q->cookies;
 }
 
-const char *nsso_req_cookie(request_rec *r, const char *name)
+/* The request's (first) Cookie header, as apr_table_get gives it. The
+ * early look and check_authn both ask: the second time, the entry found the
+ * first time, still in its place with the same value, is the answer (a
+ * module that set, unset or added headers before it moves or changes it). */
+static const char *cookie_header(request_rec *r, nsso_req *q)
+{
+    const apr_array_header_t *a = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    int i;
+
+    if (q->cookie_elts == e && q->cookie_at < a->nelts
+        && e[q->cookie_at].val == q->one_header && q->one_header)
+        return q->one_header;
+    for (i = 0; i < a->nelts; i++)
+        if (e[i].key && (e[i].key[0] | 0x20) == 'c' && !strcasecmp(e[i].key, "Cookie")) {
+            q->cookie_elts = e;
+            q->cookie_at = i;
+            return e[i].val;
+        }
+    q->cookie_elts = NULL;
+    return NULL;
+}
+
+const char *nsso_req_cookie(request_rec *r, const char *name, int *b64url)
 {
     nsso_req *q = nsso_req_of(r);
-    const char *header = apr_table_get(r->headers_in, "Cookie");
+    const char *header = cookie_header(r, q);
 
-    if (q->one_done && q->one_header == header && q->one_name == name)
-        return q->one_value;
-    q->one_value = q->cookies && q->cookie_header == header
-                   ? nsso_cookie_get(q->cookies, name, NULL)
-                   : nsso_cookie_find(r->pool, header, name, NULL);
-    q->one_header = header;
-    q->one_name = name;
-    q->one_done = 1;
+    if (!q->one_done || q->one_header != header || q->one_name != name) {
+        q->one_b64url = 0;
+        q->one_value = q->cookies && q->cookie_header == header
+                       ? nsso_cookie_get(q->cookies, name, NULL)
+                       : nsso_cookie_find(r->pool, header, name, NULL, &q->one_b64url);
+        q->one_header = header;
+        q->one_name = name;
+        q->one_done = 1;
+    }
+    if (b64url)
+        *b64url = q->one_b64url;
     return q->one_value;
 }
 

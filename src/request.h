@@ -20,7 +20,10 @@ typedef struct {
     const apr_array_header_t *cookies;     /* NULL: not parsed yet */
     /* the one cookie looked up by name (nsso_req_cookie), for that header */
     const char *one_header, *one_name, *one_value;
-    int one_done;
+    int one_done, one_b64url;
+    /* where the Cookie header was: the entries' array and index */
+    const apr_table_entry_t *cookie_elts;
+    int cookie_at;
 
     /* the early look (post_read_request): the session it read, handed once
      * to check_authn so the record is read and parsed once per request */
@@ -49,8 +52,16 @@ typedef struct {
     const char *session_id;     /* its id, from the cookie (NULL: a bearer token) */
 } nsso_req;
 
-/* This request's state (made zeroed on first use). */
-nsso_req *nsso_req_of(request_rec *r);
+/* This request's state, made zeroed (nsso_req_make) on first use: inline,
+ * every hook of every request asks for it. */
+nsso_req *nsso_req_make(request_rec *r);
+
+static inline nsso_req *nsso_req_of(request_rec *r)
+{
+    nsso_req *q = ap_get_module_config(r->request_config, &nomis_sso_module);
+
+    return q ? q : nsso_req_make(r);
+}
 
 /* The session check_authn found for this request, or NULL. Sub-requests
  * and internal redirects share the session of the request that
@@ -64,8 +75,9 @@ const apr_array_header_t *nsso_req_cookies(request_rec *r);
 /* The value of the request's cookie called name (the first, as
  * nsso_cookie_get gives it), or NULL; the same pointer for every call with
  * the same name while the Cookie header is the same. Cheaper than
- * nsso_req_cookies: no array of every cookie. */
-const char *nsso_req_cookie(request_rec *r, const char *name);
+ * nsso_req_cookies: no array of every cookie. *b64url (may be NULL): as
+ * nsso_cookie_find says it (1: the value is all base64url). */
+const char *nsso_req_cookie(request_rec *r, const char *name, int *b64url);
 
 /* The id the service desk can quote: UNIQUE_ID (mod_unique_id) when set,
  * else 8 random base64url characters made once per request. */

@@ -94,8 +94,10 @@ void nsso_clear_cookie(request_rec *r, const nsso_srv_conf *c, const char *name)
 
 void nsso_no_store(request_rec *r)
 {
-    /* an error answer swaps err_headers_out into headers_out: once only */
-    apr_table_unset(r->headers_out, "Cache-Control");
+    /* an error answer swaps err_headers_out into headers_out: once only
+     * (at check_authn nothing has set any yet) */
+    if (!apr_is_empty_table(r->headers_out))
+        apr_table_unset(r->headers_out, "Cache-Control");
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
 }
 

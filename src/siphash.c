@@ -27,40 +27,46 @@ static apr_uint64_t load_le64(const unsigned char *b, apr_size_t n)
     return v;
 }
 
-static void sip_round(apr_uint64_t v[4])
-{
-    v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0]; v[0] = rotl64(v[0], 32);
-    v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
-    v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
-    v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32);
-}
+/* One SipRound on the four state words, kept in registers (a function on
+ * an array of them was half of a cached bearer token's hashing). */
+#define SIP_ROUND(v0, v1, v2, v3)                                             \
+    do {                                                                      \
+        v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);         \
+        v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                              \
+        v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                              \
+        v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);         \
+    } while (0)
 
-static void sip_absorb(apr_uint64_t v[4], apr_uint64_t m)
-{
-    v[3] ^= m;
-    sip_round(v);
-    sip_round(v);
-    v[0] ^= m;
-}
+#define SIP_ABSORB(v0, v1, v2, v3, m)                                         \
+    do {                                                                      \
+        v3 ^= (m);                                                            \
+        SIP_ROUND(v0, v1, v2, v3);                                            \
+        SIP_ROUND(v0, v1, v2, v3);                                            \
+        v0 ^= (m);                                                            \
+    } while (0)
 
 apr_uint64_t nsso_siphash24(const unsigned char key[16], const void *msg,
                             apr_size_t len)
 {
     const unsigned char *in = msg;
-    apr_uint64_t k0 = load_le64(key, 8), k1 = load_le64(key + 8, 8);
-    apr_uint64_t v[4];
+    apr_uint64_t k0 = load_le64(key, 8), k1 = load_le64(key + 8, 8), m;
+    apr_uint64_t v0 = k0 ^ APR_UINT64_C(0x736f6d6570736575);
+    apr_uint64_t v1 = k1 ^ APR_UINT64_C(0x646f72616e646f6d);
+    apr_uint64_t v2 = k0 ^ APR_UINT64_C(0x6c7967656e657261);
+    apr_uint64_t v3 = k1 ^ APR_UINT64_C(0x7465646279746573);
     apr_size_t off;
 
-    v[0] = k0 ^ APR_UINT64_C(0x736f6d6570736575);
-    v[1] = k1 ^ APR_UINT64_C(0x646f72616e646f6d);
-    v[2] = k0 ^ APR_UINT64_C(0x6c7967656e657261);
-    v[3] = k1 ^ APR_UINT64_C(0x7465646279746573);
-    for (off = 0; len - off >= 8; off += 8)
-        sip_absorb(v, load_le64(in + off, 8));
+    for (off = 0; len - off >= 8; off += 8) {
+        m = load_le64(in + off, 8);
+        SIP_ABSORB(v0, v1, v2, v3, m);
+    }
     /* len > off guard: msg may be NULL when len is 0 */
-    sip_absorb(v, (len > off ? load_le64(in + off, len - off) : 0)
-                  | ((apr_uint64_t)(len & 0xff) << 56));
-    v[2] ^= 0xff;
-    sip_round(v); sip_round(v); sip_round(v); sip_round(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+    m = (len > off ? load_le64(in + off, len - off) : 0) | ((apr_uint64_t)(len & 0xff) << 56);
+    SIP_ABSORB(v0, v1, v2, v3, m);
+    v2 ^= 0xff;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
 }

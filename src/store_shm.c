@@ -370,7 +370,17 @@ static apr_status_t lru_push_front(shm_store *st, apr_uint32_t i)
 
 static apr_status_t lru_touch(shm_store *st, apr_uint32_t i)
 {
-    apr_status_t rv = lru_unlink(st, i);
+    shm_hdr *h = hdr(st);
+    shm_slot *sl = slot(st, i);
+    apr_status_t rv;
+
+    /* already the most recent of its list (one user's page and its assets,
+     * one after another): only its tick moves */
+    if (sl->lru_prev == NIL && h->lru_head[slot_list(sl)] == i) {
+        sl->tick = ++h->clock;
+        return APR_SUCCESS;
+    }
+    rv = lru_unlink(st, i);
 
     return rv != APR_SUCCESS ? rv : lru_push_front(st, i);
 }

@@ -23,14 +23,18 @@ static int has_ctl(const char *s)
 static void same_as_get(apr_pool_t *p, const char *header, const apr_array_header_t *cookies,
                         const char *name)
 {
-    int n_get, n_find;
+    int n_get, n_find, b64 = -1;
     const char *g = nsso_cookie_get(cookies, name, &n_get);
-    const char *f = nsso_cookie_find(p, header, name, &n_find);
-    const char *f1 = nsso_cookie_find(p, header, name, NULL);
+    const char *f = nsso_cookie_find(p, header, name, &n_find, &b64);
+    const char *f1 = nsso_cookie_find(p, header, name, NULL, NULL);
 
     NSSO_FUZZ_CHECK(T, n_get == n_find);
     NSSO_FUZZ_CHECK(T, (g == NULL) == (f == NULL) && (g == NULL) == (f1 == NULL));
     NSSO_FUZZ_CHECK(T, g == NULL || (!strcmp(g, f) && !strcmp(g, f1)));
+    /* the flag is never set for a value outside the alphabet */
+    NSSO_FUZZ_CHECK(T, b64 == 0 || (f && *f && strspn(f, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                    "abcdefghijklmnopqrstuvwxyz"
+                                                    "0123456789-_") == strlen(f)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

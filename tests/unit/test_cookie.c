@@ -277,8 +277,8 @@ static void test_find_same_as_get(void **state)
         for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
             int ng = -1, nf = -1;
             const char *g = nsso_cookie_get(nsso_cookie_parse(p, headers[h]), names[k], &ng);
-            const char *f = nsso_cookie_find(p, headers[h], names[k], &nf);
-            const char *f1 = nsso_cookie_find(p, headers[h], names[k], NULL);
+            const char *f = nsso_cookie_find(p, headers[h], names[k], &nf, NULL);
+            const char *f1 = nsso_cookie_find(p, headers[h], names[k], NULL, NULL);
 
             assert_int_equal(ng, nf);
             if (g == NULL) {
@@ -290,13 +290,54 @@ static void test_find_same_as_get(void **state)
                 assert_string_equal(g, f1);
             }
         }
-    assert_null(nsso_cookie_find(p, NULL, "sid", NULL));
-    assert_null(nsso_cookie_find(p, "sid=1", NULL, NULL));
-    assert_string_equal(nsso_cookie_find(p, "sid=1; sid=2", "sid", NULL), "1");
-    assert_string_equal(nsso_cookie_find(p, "x=1, sid=\"q\"", "sid", NULL), "q");
+    assert_null(nsso_cookie_find(p, NULL, "sid", NULL, NULL));
+    assert_null(nsso_cookie_find(p, "sid=1", NULL, NULL, NULL));
+    assert_string_equal(nsso_cookie_find(p, "sid=1; sid=2", "sid", NULL, NULL), "1");
+    assert_string_equal(nsso_cookie_find(p, "x=1, sid=\"q\"", "sid", NULL, NULL), "q");
+}
+
+/* The base64url flag: set only for a value of nothing but A-Z a-z 0-9 - _. */
+static void test_find_b64url(void **state)
+{
+    static const struct { const char *header; int want; } cases[] = {
+        { "sid=Az09-_", 1 }, { "a=1; sid=abc; sid=x.y", 1 }, { "sid=x.y; sid=abc", 0 },
+        { "sid=ab+c", 0 }, { "sid=ab/c", 0 }, { "sid=ab=c", 0 }, { "sid=", 0 },
+        { "sid=\"abc\"", 0 }, { "sid= abc", 0 }, { "sid=abc\t", 0 }, { "sid=ab\x80", 0 },
+        { "sid=ab~", 0 }, { "sid=ab`", 0 }, { "sid=ab^", 0 }, { "sid=ab@", 0 },
+        { "sid=ab:", 0 }, { "sid=ab{", 0 },
+    };
+    apr_pool_t *p = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int b = -1;
+
+        nsso_cookie_find(p, cases[i].header, "sid", NULL, &b);
+        if (b != cases[i].want)
+            fail_msg("%s: b64url %d, want %d", cases[i].header, b, cases[i].want);
+    }
 }
 
 /* ---- grammar ------------------------------------------------------------- */
+
+/* Every byte, at every place of a name longer than the checker's stride of
+ * four: a tchar is a letter, a digit or one of !#$%&'*+-.^_`|~. */
+static void test_name_every_byte(void **state)
+{
+    int c, at;
+
+    (void)state;
+    for (c = 1; c < 256; c++)
+        for (at = 0; at < 6; at++) {
+            char name[7] = "abcdef";
+            int want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                       || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+
+            name[at] = (char)c;
+            if (nsso_cookie_name_ok(name) != want)
+                fail_msg("byte 0x%02x at %d: %d, want %d", c, at, !want, want);
+        }
+}
 
 static void test_name_ok(void **state)
 {
@@ -511,7 +552,9 @@ int main(void)
         cmocka_unit_test(test_parse_many_tiny_pairs),
         cmocka_unit_test(test_get),
         cmocka_unit_test(test_find_same_as_get),
+        cmocka_unit_test(test_find_b64url),
         cmocka_unit_test(test_name_ok),
+        cmocka_unit_test(test_name_every_byte),
         cmocka_unit_test(test_value_ok),
         cmocka_unit_test(test_build_all_options),
         cmocka_unit_test(test_build_defaults),
