@@ -27,46 +27,45 @@ static apr_uint64_t load_le64(const unsigned char *b, apr_size_t n)
     return v;
 }
 
-/* One SipRound on the four state words, kept in registers (a function on
- * an array of them was half of a cached bearer token's hashing). */
-#define SIP_ROUND(v0, v1, v2, v3)                                             \
-    do {                                                                      \
-        v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);         \
-        v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                              \
-        v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                              \
-        v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);         \
-    } while (0)
+/* The four state words. Passed by value and given back, so that once
+ * inlined they live in registers (a function on an array of them, called
+ * per round, was half of a cached bearer token's hashing). */
+typedef struct {
+    apr_uint64_t v0, v1, v2, v3;
+} sip_state;
 
-#define SIP_ABSORB(v0, v1, v2, v3, m)                                         \
-    do {                                                                      \
-        v3 ^= (m);                                                            \
-        SIP_ROUND(v0, v1, v2, v3);                                            \
-        SIP_ROUND(v0, v1, v2, v3);                                            \
-        v0 ^= (m);                                                            \
-    } while (0)
+static inline sip_state sip_round(sip_state s)
+{
+    s.v0 += s.v1; s.v1 = rotl64(s.v1, 13); s.v1 ^= s.v0; s.v0 = rotl64(s.v0, 32);
+    s.v2 += s.v3; s.v3 = rotl64(s.v3, 16); s.v3 ^= s.v2;
+    s.v0 += s.v3; s.v3 = rotl64(s.v3, 21); s.v3 ^= s.v0;
+    s.v2 += s.v1; s.v1 = rotl64(s.v1, 17); s.v1 ^= s.v2; s.v2 = rotl64(s.v2, 32);
+    return s;
+}
+
+static inline sip_state sip_absorb(sip_state s, apr_uint64_t m)
+{
+    s.v3 ^= m;
+    s = sip_round(sip_round(s));
+    s.v0 ^= m;
+    return s;
+}
 
 apr_uint64_t nsso_siphash24(const unsigned char key[16], const void *msg,
                             apr_size_t len)
 {
     const unsigned char *in = msg;
-    apr_uint64_t k0 = load_le64(key, 8), k1 = load_le64(key + 8, 8), m;
-    apr_uint64_t v0 = k0 ^ APR_UINT64_C(0x736f6d6570736575);
-    apr_uint64_t v1 = k1 ^ APR_UINT64_C(0x646f72616e646f6d);
-    apr_uint64_t v2 = k0 ^ APR_UINT64_C(0x6c7967656e657261);
-    apr_uint64_t v3 = k1 ^ APR_UINT64_C(0x7465646279746573);
+    apr_uint64_t k0 = load_le64(key, 8), k1 = load_le64(key + 8, 8);
+    sip_state s = { k0 ^ APR_UINT64_C(0x736f6d6570736575), k1 ^ APR_UINT64_C(0x646f72616e646f6d),
+                    k0 ^ APR_UINT64_C(0x6c7967656e657261), k1 ^ APR_UINT64_C(0x7465646279746573) };
     apr_size_t off;
 
-    for (off = 0; len - off >= 8; off += 8) {
-        m = load_le64(in + off, 8);
-        SIP_ABSORB(v0, v1, v2, v3, m);
-    }
+    for (off = 0; len - off >= 8; off += 8)
+        s = sip_absorb(s, load_le64(in + off, 8));
     /* len > off guard: msg may be NULL when len is 0 */
-    m = (len > off ? load_le64(in + off, len - off) : 0) | ((apr_uint64_t)(len & 0xff) << 56);
-    SIP_ABSORB(v0, v1, v2, v3, m);
-    v2 ^= 0xff;
-    SIP_ROUND(v0, v1, v2, v3);
-    SIP_ROUND(v0, v1, v2, v3);
-    SIP_ROUND(v0, v1, v2, v3);
-    SIP_ROUND(v0, v1, v2, v3);
-    return v0 ^ v1 ^ v2 ^ v3;
+    s = sip_absorb(s, (len > off ? load_le64(in + off, len - off) : 0)
+                      | ((apr_uint64_t)(len & 0xff) << 56));
+    s.v2 ^= 0xff;
+    s = sip_round(sip_round(sip_round(sip_round(s))));
+    return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
