@@ -46,13 +46,14 @@ static const char *cookie_header(request_rec *r, nsso_req *q)
     const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
     int i;
 
-    if (q->cookie_elts == e && q->cookie_at < a->nelts
-        && e[q->cookie_at].val == q->one_header && q->one_header)
+    if (q->cookie_elts == e && q->cookie_at < a->nelts && q->one_header
+        && e[q->cookie_at].key == q->cookie_key && e[q->cookie_at].val == q->one_header)
         return q->one_header;
     for (i = 0; i < a->nelts; i++)
         if (e[i].key && (e[i].key[0] | 0x20) == 'c' && !strcasecmp(e[i].key, "Cookie")) {
             q->cookie_elts = e;
             q->cookie_at = i;
+            q->cookie_key = e[i].key;
             return e[i].val;
         }
     q->cookie_elts = NULL;
