@@ -71,6 +71,24 @@ static void record(const nsso_session_t *s, char **data, apr_size_t *len)
     assert_int_equal(nsso_session_serialize(pool, s, data, len), APR_SUCCESS);
 }
 
+/* m and b, two answers for the record a parse gave a from: one parse each
+ * caller has its own copy of, with the same values and the derived ones. */
+static void expect_copies_of(const nsso_session_t *a, const nsso_session_t *m,
+                             const nsso_session_t *b)
+{
+    assert_ptr_not_equal(m, b);               /* a copy per caller ... */
+    assert_ptr_equal(m->user, b->user);       /* ... of one parse */
+    assert_string_equal(b->user, a->user);
+    assert_string_equal(b->name, a->name);
+    assert_string_equal(b->realm, a->realm);
+    assert_int_equal(b->expires, a->expires);
+    assert_int_equal(b->last_access, a->last_access);
+    assert_int_equal(b->roles->nelts, 2);
+    assert_non_null(b->derived);
+    assert_string_equal(b->derived->roles, "ALLOC_MGR,POM");
+    assert_true(b->derived->clean);
+}
+
 static void test_same_as_parse(void **state)
 {
     nsso_session_t *a, *b, *m;
@@ -82,21 +100,11 @@ static void test_same_as_parse(void **state)
     assert_int_equal(nsso_session_parse(pool, data, len, &a, &err), APR_SUCCESS);
     assert_int_equal(nsso_session_parse_memo(pool, "id-1", data, len, &m, &err), APR_SUCCESS);
     assert_int_equal(nsso_session_parse_memo(pool, "id-1", data, len, &b, &err), APR_SUCCESS);
-    assert_ptr_not_equal(m, b);               /* a copy per caller ... */
-    assert_ptr_equal(m->user, b->user);       /* ... of one parse */
-    assert_string_equal(b->user, a->user);
-    assert_string_equal(b->name, a->name);
-    assert_string_equal(b->realm, a->realm);
-    assert_int_equal(b->expires, a->expires);
-    assert_int_equal(b->last_access, a->last_access);
-    assert_int_equal(b->roles->nelts, 2);
+    expect_copies_of(a, m, b);
     assert_null(a->derived);
-    assert_non_null(b->derived);
-    assert_string_equal(b->derived->roles, "ALLOC_MGR,POM");
     assert_string_equal(b->derived->caseloads, "LEI,MDI");
     assert_string_equal(b->derived->expires, "5000");
     assert_int_equal(b->derived->expires_at, 5000);
-    assert_true(b->derived->clean);
     /* a caller's changes stay its own */
     b->last_access = 42;
     assert_int_equal(nsso_session_parse_memo(pool, "id-1", data, len, &m, &err), APR_SUCCESS);
@@ -256,15 +264,7 @@ static void test_load_same_as_parse(void **state)
     store_put(st, key, sample("Alloc Spo", 5000));
     m = load(pool, st, key);
     b = load(pool, st, key);
-    assert_ptr_not_equal(m, b);                /* a copy per caller ... */
-    assert_ptr_equal(m->user, b->user);        /* ... of one parse */
-    assert_string_equal(b->user, a->user);
-    assert_string_equal(b->name, a->name);
-    assert_string_equal(b->realm, a->realm);
-    assert_int_equal(b->expires, a->expires);
-    assert_int_equal(b->roles->nelts, 2);
-    assert_string_equal(b->derived->roles, "ALLOC_MGR,POM");
-    assert_true(b->derived->clean);
+    expect_copies_of(a, m, b);
     assert_int_equal(hits_of(st), 2);          /* each a store hit */
     b->last_access = 42;                       /* a caller's changes stay its own */
     assert_int_equal(load(pool, st, key)->last_access, 1001);
