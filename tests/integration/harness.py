@@ -78,6 +78,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(n):
+    """n different ports on 127.0.0.1 that nothing listens on right now (all
+    bound at once, so the kernel cannot hand out one of them twice)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def closed_port():
     """A port that refuses connections (nothing listening, not reserved)."""
     return free_port()
@@ -510,11 +523,14 @@ class Httpd:
                 self.wait_generation(self.generation)
                 return self
             except HarnessError:
-                lost_port = "Address already in use" in self.log_tail(200)
+                log = self.log_tail(200)
+                # somebody took the port between free_port() and Listen, or
+                # it is one a test's own Listen line (a virtual host) uses
+                lost_port = ("Address already in use" in log
+                             or "Cannot define multiple Listeners" in log)
                 self.stop()
                 if not lost_port or attempt == attempts - 1:
                     raise
-                # somebody took the port between free_port() and Listen
                 self.port = self.params["port"] = free_port()
                 self.write_conf()
         return self

@@ -63,7 +63,7 @@ class Vhost:
 def two_vhosts(make, auth_a, auth_b, mpm_conf=None, extra_a="", extra_b=""):
     """A started httpd (from `make`, an HttpdFactory) whose two virtual hosts
     use auth_a and auth_b (same passphrase and client id)."""
-    pa, pb = H.free_port(), H.free_port()
+    pa, pb = H.free_ports(2)
     vhosts = ""
     for port, auth, extra in ((pa, auth_a, extra_a), (pb, auth_b, extra_b)):
         vhosts += "Listen 127.0.0.1:%d\n<VirtualHost 127.0.0.1:%d>\nServerName 127.0.0.1\n" \
