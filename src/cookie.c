@@ -87,75 +87,6 @@ static void trim(const char **b, const char **e)
         (*e)--;
 }
 
-static int has_ctl(const char *s, const char *e)
-{
-    for (; s < e; s++) {
-        if (is_ctl((unsigned char)*s))
-            return 1;
-    }
-    return 0;
-}
-
-/* One "name=value" piece [b, e) of the header: its name [*nb, *ne) and
- * value [*vb, *ve) (without surrounding DQUOTEs) when well-formed. */
-static int split_pair(const char *b, const char *e, const char **nb, const char **ne,
-                      const char **vb, const char **ve)
-{
-    const char *eq = memchr(b, '=', (apr_size_t)(e - b));
-
-    if (eq == NULL)
-        return 0;
-    *nb = b;
-    *ne = eq;
-    *vb = eq + 1;
-    *ve = e;
-    trim(nb, ne);
-    trim(vb, ve);
-    if (!name_ok_n(*nb, (apr_size_t)(*ne - *nb)) || has_ctl(*vb, *ve))
-        return 0;
-    if (*ve - *vb >= 2 && (*vb)[0] == '"' && (*ve)[-1] == '"') {
-        (*vb)++;
-        (*ve)--;
-    }
-    return 1;
-}
-
-/* The next piece of the header from *pos: [*b, *e), or 0 at its end.
- * ';' separates pairs; ',' separates joined headers (never legal in a
- * cookie-value either). */
-static int next_piece(const char **pos, const char *end, const char **b, const char **e)
-{
-    apr_size_t n;
-
-    if (*pos >= end)
-        return 0;
-    n = strcspn(*pos, ";,");
-    *b = *pos;
-    *e = *pos + n;
-    *pos = *e < end ? *e + 1 : *e;
-    return 1;
-}
-
-apr_array_header_t *nsso_cookie_parse(apr_pool_t *p, const char *header)
-{
-    apr_array_header_t *out = apr_array_make(p, 8, sizeof(nsso_cookie_t));
-    const char *pos = header, *end, *b, *e, *nb, *ne, *vb, *ve;
-
-    if (header == NULL)
-        return out;
-    end = header + strlen(header);
-    while (next_piece(&pos, end, &b, &e)) {
-        nsso_cookie_t *ck;
-
-        if (!split_pair(b, e, &nb, &ne, &vb, &ve))
-            continue;
-        ck = apr_array_push(out);
-        ck->name = apr_pstrmemdup(p, nb, (apr_size_t)(ne - nb));
-        ck->value = apr_pstrmemdup(p, vb, (apr_size_t)(ve - vb));
-    }
-    return out;
-}
-
 /* What a byte means to the one-pass scan of a piece: where it ends,
  * whether a value holding it is refused (a control character; a tab is one
  * too, but only inside the value: trim() drops those around it), and
@@ -180,6 +111,64 @@ static const char *piece_end(const char *b, int *ctl)
     if (ctl) /* the classes of the bytes before it (never SCAN_END) */
         *ctl = class_or(scan_class, b, e);
     return e;
+}
+
+/* A control character (a tab included) in [s, e). */
+static int has_ctl(const char *s, const char *e)
+{
+    return (class_or(scan_class, s, e) & (SCAN_CTL | SCAN_TAB)) != 0;
+}
+
+/* Narrow a value [*vb, *ve) by its surrounding DQUOTEs, if it has both. */
+static void unquote(const char **vb, const char **ve)
+{
+    if (*ve - *vb >= 2 && (*vb)[0] == '"' && (*ve)[-1] == '"') {
+        (*vb)++;
+        (*ve)--;
+    }
+}
+
+/* One "name=value" piece [b, e) of the header: its name [*nb, *ne) and
+ * value [*vb, *ve) (without surrounding DQUOTEs) when well-formed. */
+static int split_pair(const char *b, const char *e, const char **nb, const char **ne,
+                      const char **vb, const char **ve)
+{
+    const char *eq = memchr(b, '=', (apr_size_t)(e - b));
+
+    if (eq == NULL)
+        return 0;
+    *nb = b;
+    *ne = eq;
+    *vb = eq + 1;
+    *ve = e;
+    trim(nb, ne);
+    trim(vb, ve);
+    if (!name_ok_n(*nb, (apr_size_t)(*ne - *nb)) || has_ctl(*vb, *ve))
+        return 0;
+    unquote(vb, ve);
+    return 1;
+}
+
+apr_array_header_t *nsso_cookie_parse(apr_pool_t *p, const char *header)
+{
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(nsso_cookie_t));
+    const char *pos, *e, *nb, *ne, *vb, *ve;
+
+    if (header == NULL)
+        return out;
+    /* ';' separates pairs; ',' separates joined headers (never legal in a
+     * cookie-value either) */
+    for (pos = header; *pos; pos = *e ? e + 1 : e) {
+        nsso_cookie_t *ck;
+
+        e = piece_end(pos, NULL);
+        if (!split_pair(pos, e, &nb, &ne, &vb, &ve))
+            continue;
+        ck = apr_array_push(out);
+        ck->name = apr_pstrmemdup(p, nb, (apr_size_t)(ne - nb));
+        ck->value = apr_pstrmemdup(p, vb, (apr_size_t)(ve - vb));
+    }
+    return out;
 }
 
 /* The piece at pos when it is a well-formed pair called name (nlen bytes,
@@ -211,10 +200,7 @@ static const char *pair_named(const char *pos, const char *name, apr_size_t nlen
         *vb = NULL;
         return e;
     }
-    if (*ve - *vb >= 2 && (*vb)[0] == '"' && (*ve)[-1] == '"') {
-        (*vb)++;
-        (*ve)--;
-    }
+    unquote(vb, ve);
     return e;
 }
 

@@ -24,40 +24,42 @@ const nsso_session_t *nsso_request_session(const request_rec *r)
     return NULL;
 }
 
-const apr_array_header_t *nsso_req_cookies(request_rec *r)
-{
-    nsso_req *q = nsso_req_of(r);
-    const char *header = apr_table_get(r->headers_in, "Cookie");
-
-    if (!q->cookies || q->cookie_header != header) {
-        q->cookies = nsso_cookie_parse(r->pool, header); /* never NULL */
-        q->cookie_header = header;
-    }
-    return q->cookies;
-}
-
 /* The request's (first) Cookie header, as apr_table_get gives it. The
- * early look and check_authn both ask: the second time, the entry found the
- * first time, still in its place with the same value, is the answer (a
- * module that set, unset or added headers before it moves or changes it). */
+ * early look and check_authn both ask (and nsso_req_cookies): after the
+ * first time, the entry found then, still in its place with the same name
+ * and value, is the answer (a module that set, unset or added headers
+ * since moves or changes it). */
 static const char *cookie_header(request_rec *r, nsso_req *q)
 {
     const apr_array_header_t *a = apr_table_elts(r->headers_in);
     const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
     int i;
 
-    if (q->cookie_elts == e && q->cookie_at < a->nelts && q->one_header
-        && e[q->cookie_at].key == q->cookie_key && e[q->cookie_at].val == q->one_header)
-        return q->one_header;
+    if (q->cookie_elts == e && q->cookie_at < a->nelts
+        && e[q->cookie_at].key == q->cookie_key && e[q->cookie_at].val == q->cookie_val)
+        return q->cookie_val;
     for (i = 0; i < a->nelts; i++)
         if (e[i].key && (e[i].key[0] | 0x20) == 'c' && !strcasecmp(e[i].key, "Cookie")) {
             q->cookie_elts = e;
             q->cookie_at = i;
             q->cookie_key = e[i].key;
-            return e[i].val;
+            q->cookie_val = e[i].val;
+            return q->cookie_val;
         }
     q->cookie_elts = NULL;
     return NULL;
+}
+
+const apr_array_header_t *nsso_req_cookies(request_rec *r)
+{
+    nsso_req *q = nsso_req_of(r);
+    const char *header = cookie_header(r, q);
+
+    if (!q->cookies || q->cookie_header != header) {
+        q->cookies = nsso_cookie_parse(r->pool, header); /* never NULL */
+        q->cookie_header = header;
+    }
+    return q->cookies;
 }
 
 const char *nsso_req_cookie(request_rec *r, const char *name, int *b64url)

@@ -21,10 +21,11 @@ typedef struct {
     /* the one cookie looked up by name (nsso_req_cookie), for that header */
     const char *one_header, *one_name, *one_value;
     int one_done, one_b64url;
-    /* where the Cookie header was: the entries' array, index and name */
+    /* where the Cookie header was: the entries' array, index, name and
+     * value (cookie_elts NULL: not looked for, or none) */
     const apr_table_entry_t *cookie_elts;
     int cookie_at;
-    const char *cookie_key;
+    const char *cookie_key, *cookie_val;
 
     /* the early look (post_read_request): the session it read, handed once
      * to check_authn so the record is read and parsed once per request */
