@@ -175,16 +175,18 @@ static void drop_idle(redis_store *st)
 }
 
 /* The primary may have moved: no connection opened before now is used
- * again, and Sentinel is asked again. */
-static void primary_lost(redis_store *st)
+ * again, and Sentinel is asked again. failover: it did move (a node said
+ * it is no primary, or the sentinels name another): counted, once until a
+ * primary is found again. */
+static void primary_lost(redis_store *st, int failover)
 {
     int first;
 
     apr_thread_mutex_lock(st->mu);
     st->epoch++;
     st->primary[0] = '\0';
-    first = !st->lost;
-    st->lost = 1;
+    first = failover && !st->lost;
+    st->lost |= failover;
     apr_thread_mutex_unlock(st->mu);
     drop_idle(st);
     if (first) /* one failover counted, however many tries it takes */
@@ -298,7 +300,7 @@ static int recheck_primary(redis_store *st)
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, st->s, NSSO_LOGNO(0916) "NomisSSOSessionStore: the "
                  "sentinels of %s name a new primary, %s:%d (was %s:%d): sessions follow it",
                  st->url.master, host, port, was, was_port);
-    primary_lost(st);
+    primary_lost(st, 1);
     apr_thread_mutex_lock(st->mu);
     apr_cpystrn(st->primary, host, HOST_MAX);
     st->primary_port = port;
@@ -373,7 +375,7 @@ static apr_status_t connect_primary(redis_store *st, nsso_redis_conn **c,
         nsso_redis_close(*c);
         *c = NULL;
         if (rv == APR_EAGAIN)
-            primary_lost(st);
+            primary_lost(st, 1);
     }
     return rv;
 }
@@ -494,7 +496,7 @@ static apr_status_t exec(redis_store *st, const cmd_t *cmd, int flags, const cmd
         *reply = NULL;
         nsso_redis_close(c);
         if (rv == APR_EAGAIN || reused)
-            primary_lost(st); /* a reset or a demoted node: where is it now? */
+            primary_lost(st, rv == APR_EAGAIN); /* demoted, or reset: where is it now? */
         if (!reused && rv != APR_EAGAIN)
             break;
     }
