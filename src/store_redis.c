@@ -47,6 +47,7 @@
  * (seconds after the switch), so pooled connections cannot wait for an
  * error to learn of a failover: writes there in between would be lost. */
 #define RECHECK_EVERY apr_time_from_sec(1)
+#define RECHECK_QUIET apr_time_from_sec(10) /* while no sentinel answers */
 
 typedef struct {
     nsso_redis_conn *conn;
@@ -291,6 +292,8 @@ static int recheck_primary(redis_store *st)
     apr_thread_mutex_lock(st->mu);
     st->sconn = keep;
     st->checking = 0;
+    if (rv != APR_SUCCESS) /* no sentinel answers: ask less often, it costs a wait */
+        st->checked_at = apr_time_now() + RECHECK_QUIET - RECHECK_EVERY;
     apr_cpystrn(was, st->primary, sizeof(was));
     was_port = st->primary_port;
     moved = rv == APR_SUCCESS && was[0] && (strcmp(host, was) || port != was_port);
