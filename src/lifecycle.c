@@ -124,7 +124,9 @@ static apr_status_t session_write(request_rec *r, const nsso_srv_conf *c,
                       NSSO_LOGNO(0601) "session for %s is %" APR_SIZE_T_FMT " bytes, more than a "
                       "store slot holds: raise NomisSSOSessionCacheEntrySize", s->user, len);
     else if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0602) "cannot store the session "
+        static apr_uint32_t logged;
+        if (nsso_rate_due(&logged, 60))
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0602) "cannot store the session "
                       "(store unreachable?)");
         return NSSO_UNAVAILABLE;
     }
@@ -163,7 +165,9 @@ static apr_status_t session_load(request_rec *r, const nsso_srv_conf *c, const c
         return APR_NOTFOUND;
     }
     if (rv != APR_SUCCESS && !err) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0604) "session store lookup failed "
+        static apr_uint32_t logged;
+        if (nsso_rate_due(&logged, 60)) /* the store logs why, once a minute too */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0604) "session store lookup failed "
                       "(store unreachable?)");
         return NSSO_UNAVAILABLE;
     }

@@ -230,7 +230,9 @@ static apr_status_t state_spend(request_rec *r, const nsso_srv_conf *c,
     rv = nsso_store_add(nsso_runtime_store(), key, "1", 1,
                         st->created + apr_time_from_sec(nsso_conf_state_timeout(c) + 60));
 
-    if (rv != APR_SUCCESS && rv != APR_EEXIST)
+    static apr_uint32_t logged;
+
+    if (rv != APR_SUCCESS && rv != APR_EEXIST && nsso_rate_due(&logged, 60))
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, NSSO_LOGNO(0305) "cannot record the sign-in state as "
                       "used (session store unreachable?)");
     return rv;

@@ -269,7 +269,9 @@ static apr_status_t ask_sentinels(redis_store *st, char *host, int *port,
         }
     }
     e->kind = NSSO_REDIS_ESENTINEL; /* the directive to look at, whatever failed last */
-    return rv == APR_SUCCESS ? APR_NOTFOUND : rv;
+    /* never APR_NOTFOUND: to the store's callers that would read as "no
+     * such session" */
+    return rv == APR_SUCCESS || rv == APR_NOTFOUND ? APR_ECONNREFUSED : rv;
 }
 
 /* The checking thread's turn (took is 1): do the sentinels still name the
@@ -390,11 +392,10 @@ static apr_status_t acquire(redis_store *st, nsso_redis_conn **c, apr_uint64_t *
 {
     nsso_redis_error_t e;
     apr_status_t rv;
-    int check;
 
     apr_thread_mutex_lock(st->mu);
     own_idle(st);
-    if ((check = recheck_due(st, 0))) {
+    if (recheck_due(st, 0)) {
         apr_thread_mutex_unlock(st->mu);
         recheck_primary(st);
         apr_thread_mutex_lock(st->mu);
@@ -498,6 +499,8 @@ static apr_status_t exec(redis_store *st, const cmd_t *cmd, int flags, const cmd
         }
         *reply = NULL;
         nsso_redis_close(c);
+        if (rv == APR_EAGAIN)
+            log_failure(st, &e); /* what the node said (READONLY ...), before the retry */
         if (rv == APR_EAGAIN || reused)
             primary_lost(st, rv == APR_EAGAIN); /* demoted, or reset: where is it now? */
         if (!reused && rv != APR_EAGAIN)

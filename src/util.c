@@ -14,6 +14,8 @@
 #include <apr_general.h>
 #include <apr_lib.h>
 #include <apr_uri.h>
+#include <apr_atomic.h>
+#include <apr_time.h>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -468,4 +470,14 @@ const char *nsso_http_url_problem(apr_pool_t *p, const char *s, unsigned flags)
     if ((flags & NSSO_URL_PATH) && !u.path)
         return "has no path";
     return NULL;
+}
+
+int nsso_rate_due(apr_uint32_t *at, apr_uint32_t interval)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t last = apr_atomic_read32(at);
+
+    if (last != 0 && now - last < interval)
+        return 0;
+    return apr_atomic_cas32(at, now ? now : 1, last) == last;
 }

@@ -77,4 +77,8 @@ static inline int nsso_is_http_url(apr_pool_t *p, const char *s, unsigned flags)
     return nsso_http_url_problem(p, s, flags) == NULL;
 }
 
+/* 1 at most once per interval seconds per *at (apr_time_sec of the last
+ * yes; 0: never), across threads: the callers' "one log line a minute". */
+int nsso_rate_due(apr_uint32_t *at, apr_uint32_t interval);
+
 #endif
