@@ -514,7 +514,8 @@ static const char *set_redis_store(cmd_parms *cmd, const char *arg)
     return NULL;
 }
 
-static const char *set_redis_password(cmd_parms *cmd, void *d, const char *arg)
+/* A password kept out of the configuration (env:NAME or file:/path) into *out. */
+static const char *redis_secret(cmd_parms *cmd, const char *arg, const char **out)
 {
     const char *err = global_only(cmd), *v;
 
@@ -527,7 +528,33 @@ static const char *set_redis_password(cmd_parms *cmd, void *d, const char *arg)
         return err;
     if (has_ctl(v))
         return fail(cmd, "the password contains spaces or control characters");
-    global_conf.redis.password = v;
+    *out = v;
+    return NULL;
+}
+
+static const char *set_redis_password(cmd_parms *cmd, void *d, const char *arg)
+{
+    return redis_secret(cmd, arg, &global_conf.redis.password);
+}
+
+static const char *set_redis_sentinel_password(cmd_parms *cmd, void *d, const char *arg)
+{
+    return redis_secret(cmd, arg, &global_conf.redis.sentinel_password);
+}
+
+/* A time with httpd's units (500ms, 2s; seconds when none), 10 ms to 60 s. */
+static const char *set_redis_timeout(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = global_only(cmd);
+    apr_interval_time_t t;
+
+    if (err)
+        return err;
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS
+        || t < apr_time_from_msec(10) || t > apr_time_from_sec(60))
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a time from 10ms to 60s "
+                                      "(e.g. 500ms or 2s)", arg));
+    global_conf.redis.timeout_ms = (int)apr_time_as_msec(t);
     return NULL;
 }
 
@@ -569,15 +596,16 @@ static const char *set_session_store(cmd_parms *cmd, void *d, const char *arg)
     if (err)
         return err;
     global_conf.redis.url = NULL;
-    if (!strncasecmp(arg, "redis://", 8) || !strncasecmp(arg, "rediss://", 9))
-        return set_redis_store(cmd, arg);
+    if (!strncasecmp(arg, "redis", 5) && strstr(arg, "://"))
+        return set_redis_store(cmd, arg); /* redis[s][-sentinel]:// (it says which it takes) */
     if (!strcasecmp(arg, "shm")) {
         global_conf.store_spec = NULL;
         return NULL;
     }
     if (strncasecmp(arg, "socache:", 8) || !arg[8] || arg[8] == ':' || has_ctl(arg))
         return fail(cmd, "must be shm, socache:<provider>[:<arguments>], e.g. "
-                         "socache:redis:127.0.0.1:6379, or redis[s]://[user@]host[:port][/db]");
+                         "socache:redis:127.0.0.1:6379, redis[s]://[user@]host[:port][/db] or "
+                         "redis[s]-sentinel://host:port[,host:port...][/db]#master");
     global_conf.store_spec = arg + 8;
     return NULL;
 }

@@ -432,6 +432,16 @@ char *nsso_metrics_render(apr_pool_t *p, const nsso_store_stats_t *st)
     labelled(&t, "nomis_sso_bearer_tokens_total", "result", bearer_names, c.bearer,
              NSSO_BEARER_N);
     store_gauges(&t, st);
+    head(&t, "nomis_sso_store_unavailable_total", "counter", "Requests answered 503 because "
+         "the session store could not answer");
+    value(&t, "nomis_sso_store_unavailable_total", NULL, c.counters[NSSO_M_STORE_UNAVAILABLE]);
+    head(&t, "nomis_sso_store_failovers_total", "counter", "Times a Redis store found its "
+         "primary gone or demoted and looked for it again");
+    value(&t, "nomis_sso_store_failovers_total", NULL, c.counters[NSSO_M_STORE_FAILOVERS]);
+    head(&t, "nomis_sso_store_replica_shortfalls_total", "counter", "New sessions fewer "
+         "replicas acknowledged than NomisSSOSessionStoreReplicas asks for");
+    value(&t, "nomis_sso_store_replica_shortfalls_total", NULL,
+          c.counters[NSSO_M_STORE_REPLICA_SHORT]);
     head(&t, "nomis_sso_jwks_refreshes_total", "counter", "Fetches of HMPPS Auth's signing keys");
     value(&t, "nomis_sso_jwks_refreshes_total", NULL, c.counters[NSSO_M_JWKS_REFRESHES]);
     auth_calls(&t, &c);

@@ -38,7 +38,11 @@ typedef enum {
 
 /* Plain counters. */
 typedef enum {
-    NSSO_M_SIGN_INS, NSSO_M_DENIALS, NSSO_M_SIGN_OUTS, NSSO_M_JWKS_REFRESHES, NSSO_M_N
+    NSSO_M_SIGN_INS, NSSO_M_DENIALS, NSSO_M_SIGN_OUTS, NSSO_M_JWKS_REFRESHES,
+    NSSO_M_STORE_UNAVAILABLE,   /* requests answered 503: the store could not answer */
+    NSSO_M_STORE_FAILOVERS,     /* the Redis primary found gone or demoted */
+    NSSO_M_STORE_REPLICA_SHORT, /* new sessions fewer replicas acknowledged than asked */
+    NSSO_M_N
 } nsso_counter_t;
 
 /* Label values, for the audit log too. */

@@ -3,6 +3,9 @@
  * request/reply exchange at a time. The socket is non-blocking and every
  * read and write waits in poll() for what remains of a deadline, so a Redis
  * that stops answering costs a request its timeout, never a worker. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getaddrinfo_a */
+#endif
 #include "redis.h"
 
 #include <apr_strings.h>
@@ -14,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +85,9 @@ static int parse_num(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
-static apr_status_t parse_hostport(apr_pool_t *p, const char *hp, nsso_redis_url_t *out,
-                                   const char **err)
+/* HOST[:PORT] or [V6][:PORT] into *host and *port (left as it is when absent). */
+static apr_status_t parse_hostport(apr_pool_t *p, const char *hp, const char **host,
+                                   int *port, const char **err)
 {
     const char *colon;
 
@@ -92,7 +97,7 @@ static apr_status_t parse_hostport(apr_pool_t *p, const char *hp, nsso_redis_url
             *err = "an IPv6 address must be in brackets: [::1]:6379";
             return APR_EINVAL;
         }
-        out->host = apr_pstrmemdup(p, hp + 1, close - hp - 1);
+        *host = apr_pstrmemdup(p, hp + 1, close - hp - 1);
         colon = close[1] == ':' ? close + 1 : NULL;
         if (close[1] && !colon) {
             *err = "unexpected characters after the IPv6 address";
@@ -100,16 +105,83 @@ static apr_status_t parse_hostport(apr_pool_t *p, const char *hp, nsso_redis_url
         }
     } else {
         colon = strchr(hp, ':');
-        out->host = colon ? apr_pstrmemdup(p, hp, colon - hp) : apr_pstrdup(p, hp);
+        *host = colon ? apr_pstrmemdup(p, hp, colon - hp) : apr_pstrdup(p, hp);
     }
-    if (!*out->host) {
+    if (!**host) {
         *err = "no host name";
         return APR_EINVAL;
     }
-    if (colon && parse_num(colon + 1, 1, 65535, &out->port)) {
+    if (colon && parse_num(colon + 1, 1, 65535, port)) {
         *err = "the port must be a number from 1 to 65535";
         return APR_EINVAL;
     }
+    return APR_SUCCESS;
+}
+
+/* A comma-separated list of sentinels (one host for a plain URL). */
+static apr_status_t parse_hosts(apr_pool_t *p, char *list, nsso_redis_url_t *out,
+                                const char **err)
+{
+    char *last = NULL, *hp;
+    int def = out->port;
+
+    if (!*list || *list == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,")) {
+        *err = "an empty host in the list";
+        return APR_EINVAL;
+    }
+    for (hp = apr_strtok(list, ",", &last); hp; hp = apr_strtok(NULL, ",", &last)) {
+        if (out->nhosts == NSSO_REDIS_MAX_SENTINELS) {
+            *err = "more than 16 sentinels";
+            return APR_EINVAL;
+        }
+        if (!out->sentinel && out->nhosts == 1) {
+            *err = "only a redis[s]-sentinel:// URL lists several hosts";
+            return APR_EINVAL;
+        }
+        out->ports[out->nhosts] = def;
+        if (parse_hostport(p, hp, &out->hosts[out->nhosts], &out->ports[out->nhosts], err)
+            != APR_SUCCESS)
+            return APR_EINVAL;
+        out->nhosts++;
+    }
+    out->host = out->hosts[0];
+    out->port = out->ports[0];
+    return APR_SUCCESS;
+}
+
+/* The scheme: plain or TLS, direct or through Sentinel. NULL if unknown. */
+static const char *parse_scheme(const char *url, nsso_redis_url_t *out)
+{
+    static const struct { const char *prefix; int tls, sentinel; } schemes[] = {
+        { "redis://", 0, 0 }, { "rediss://", 1, 0 },
+        { "redis-sentinel://", 0, 1 }, { "rediss-sentinel://", 1, 1 }
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+        if (!strncasecmp(url, schemes[i].prefix, strlen(schemes[i].prefix))) {
+            out->tls = schemes[i].tls;
+            out->sentinel = schemes[i].sentinel;
+            return url + strlen(schemes[i].prefix);
+        }
+    return NULL;
+}
+
+/* "#MASTER" off the end of a Sentinel URL into out->master. */
+static apr_status_t parse_master(apr_pool_t *p, const char **url, nsso_redis_url_t *out,
+                                 const char **err)
+{
+    const char *hash = strchr(*url, '#');
+
+    if (!out->sentinel)
+        return APR_SUCCESS; /* a '#' is refused with the other characters */
+    if (!hash || !hash[1] || bad_chars(hash + 1)) {
+        *err = "a redis[s]-sentinel:// URL ends in #MASTER, the name the sentinels "
+               "monitor the primary as (no spaces, '?' or '#')";
+        return APR_EINVAL;
+    }
+    out->master = apr_pstrdup(p, hash + 1);
+    *url = apr_pstrmemdup(p, *url, hash - *url);
     return APR_SUCCESS;
 }
 
@@ -121,17 +193,17 @@ apr_status_t nsso_redis_url_parse(apr_pool_t *p, const char *url, nsso_redis_url
 
     memset(out, 0, sizeof(*out));
     out->port = 6379;
-    if (!url || bad_chars(url)) {
-        *err = "no spaces, control characters, '?' or '#' allowed";
+    if (!url || !(rest = parse_scheme(url, out))) {
+        *err = "must start with redis:// or rediss:// (TLS), or redis-sentinel:// or "
+               "rediss-sentinel://";
         return APR_EINVAL;
     }
-    if (!strncasecmp(url, "redis://", 8))
-        rest = url + 8;
-    else if (!strncasecmp(url, "rediss://", 9)) {
-        rest = url + 9;
-        out->tls = 1;
-    } else {
-        *err = "must start with redis:// or rediss:// (TLS)";
+    if (out->sentinel)
+        out->port = 26379;
+    if (parse_master(p, &rest, out, err) != APR_SUCCESS)
+        return APR_EINVAL;
+    if (bad_chars(rest)) {
+        *err = "no spaces, control characters, '?' or '#' allowed";
         return APR_EINVAL;
     }
     slash = strchr(rest, '/');
@@ -150,7 +222,7 @@ apr_status_t nsso_redis_url_parse(apr_pool_t *p, const char *url, nsso_redis_url
         out->user = *userinfo ? userinfo : NULL;
         auth = (char *)at + 1;
     }
-    return parse_hostport(p, auth, out, err);
+    return parse_hosts(p, auth, out, err);
 }
 
 /* ---- TLS context ---------------------------------------------------------- */
@@ -526,27 +598,57 @@ static int connect_one(const struct addrinfo *ai, apr_time_t deadline, int *err)
     return fd;
 }
 
-static int tcp_connect(const nsso_redis_url_t *u, apr_time_t deadline, nsso_redis_error_t *e)
-{
-    struct addrinfo hints, *res = NULL, *ai;
-    char port[8];
-    int fd = -1, err = 0, gai;
+/* ---- name resolution within a deadline ---------------------------------- */
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%d", u->port);
-    if ((gai = getaddrinfo(u->host, port, &hints, &res)) != 0) {
-        set_error(e, NSSO_REDIS_ENET, "cannot resolve %s: %s", u->host, gai_strerror(gai));
-        return -1;
+/* getaddrinfo has no deadline: a name server that does not answer would
+ * hold a worker for as long as the resolver's own retries (seconds a try).
+ * glibc's getaddrinfo_a runs the lookup in a thread of its own; one still
+ * running at the deadline is cancelled or, when glibc can no longer cancel
+ * it, left to finish and freed by a later lookup (reap_abandoned). */
+typedef struct lookup {
+    struct gaicb cb;
+    struct addrinfo hints;
+    char port[8];
+    struct lookup *next;
+    char host[];
+} lookup_t;
+
+static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
+static lookup_t *abandoned;
+
+static void lookup_free(lookup_t *l)
+{
+    if (l->cb.ar_result)
+        freeaddrinfo(l->cb.ar_result);
+    free(l);
+}
+
+static void reap_abandoned(void)
+{
+    lookup_t **pp, *l;
+
+    pthread_mutex_lock(&abandoned_mu);
+    for (pp = &abandoned; (l = *pp);) {
+        if (gai_error(&l->cb) == EAI_INPROGRESS) {
+            pp = &l->next;
+            continue;
+        }
+        *pp = l->next;
+        lookup_free(l);
     }
-    for (ai = res; ai && fd < 0; ai = ai->ai_next)
-        fd = connect_one(ai, deadline, &err);
-    freeaddrinfo(res);
-    if (fd < 0)
-        set_error(e, NSSO_REDIS_ENET, "cannot connect: %s", strerror(err));
-    return fd;
+    pthread_mutex_unlock(&abandoned_mu);
+}
+
+static void abandon(lookup_t *l)
+{
+    if (gai_cancel(&l->cb) == EAI_CANCELED || gai_error(&l->cb) != EAI_INPROGRESS) {
+        lookup_free(l);
+        return;
+    }
+    pthread_mutex_lock(&abandoned_mu);
+    l->next = abandoned;
+    abandoned = l;
+    pthread_mutex_unlock(&abandoned_mu);
 }
 
 static int is_ip(const char *host)
@@ -554,6 +656,85 @@ static int is_ip(const char *host)
     unsigned char buf[sizeof(struct in6_addr)];
 
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* Wait for l until deadline: 0 when it finished (its status in *gai). */
+static int lookup_wait(lookup_t *l, apr_time_t deadline, int *gai)
+{
+    const struct gaicb *list[1] = { &l->cb };
+
+    while ((*gai = gai_error(&l->cb)) == EAI_INPROGRESS) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        struct timespec ts;
+
+        if (left <= 0)
+            return -1;
+        ts.tv_sec = (time_t)(left / APR_USEC_PER_SEC);
+        ts.tv_nsec = (long)(left % APR_USEC_PER_SEC) * 1000;
+        gai_suspend(list, 1, &ts); /* EAI_AGAIN, EAI_INTR: the loop looks again */
+    }
+    return 0;
+}
+
+/* host:port's addresses (freeaddrinfo them), or -1 with *e set. */
+static int resolve(const char *host, int port, apr_time_t deadline, struct addrinfo **res,
+                   nsso_redis_error_t *e)
+{
+    size_t hlen = strlen(host);
+    struct gaicb *list[1];
+    lookup_t *l;
+    int gai;
+
+    reap_abandoned();
+    if (!(l = calloc(1, sizeof(*l) + hlen + 1)))
+        return fail(e, NSSO_REDIS_ENET, -1, "out of memory");
+    memcpy(l->host, host, hlen + 1);
+    snprintf(l->port, sizeof(l->port), "%d", port);
+    l->hints.ai_family = AF_UNSPEC;
+    l->hints.ai_socktype = SOCK_STREAM;
+    l->hints.ai_flags = AI_NUMERICSERV | (is_ip(host) ? AI_NUMERICHOST : 0);
+    if (l->hints.ai_flags & AI_NUMERICHOST) { /* no lookup, no thread */
+        gai = getaddrinfo(host, l->port, &l->hints, res);
+        free(l);
+        return gai ? fail(e, NSSO_REDIS_ENET, -1, "bad address %s: %s", host,
+                          gai_strerror(gai)) : 0;
+    }
+    l->cb.ar_name = l->host;
+    l->cb.ar_service = l->port;
+    l->cb.ar_request = &l->hints;
+    list[0] = &l->cb;
+    if ((gai = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) != 0) {
+        free(l);
+        return fail(e, NSSO_REDIS_ENET, -1, "cannot resolve %s: %s", host, gai_strerror(gai));
+    }
+    if (lookup_wait(l, deadline, &gai) != 0) {
+        abandon(l);
+        return fail(e, NSSO_REDIS_ENET, -1, "cannot resolve %s: timed out", host);
+    }
+    if (gai) {
+        lookup_free(l);
+        return fail(e, NSSO_REDIS_ENET, -1, "cannot resolve %s: %s", host, gai_strerror(gai));
+    }
+    *res = l->cb.ar_result;
+    l->cb.ar_result = NULL;
+    free(l);
+    return 0;
+}
+
+static int tcp_connect(const char *host, int port, apr_time_t deadline,
+                       nsso_redis_error_t *e)
+{
+    struct addrinfo *res = NULL, *ai;
+    int fd = -1, err = 0;
+
+    if (resolve(host, port, deadline, &res, e) != 0)
+        return -1;
+    for (ai = res; ai && fd < 0; ai = ai->ai_next)
+        fd = connect_one(ai, deadline, &err);
+    freeaddrinfo(res);
+    if (fd < 0)
+        set_error(e, NSSO_REDIS_ENET, "cannot connect: %s", strerror(err));
+    return fd;
 }
 
 /* TLS over c->fd: chain verified against the context's CAs, and the
@@ -592,14 +773,12 @@ static apr_status_t tls_connect(nsso_redis_conn *c, nsso_redis_tls *t, const cha
     }
 }
 
-apr_status_t nsso_redis_connect(const nsso_redis_target_t *t, nsso_redis_conn **out,
-                                nsso_redis_error_t *e)
+apr_status_t nsso_redis_connect(const nsso_redis_target_t *t, apr_time_t deadline,
+                                nsso_redis_conn **out, nsso_redis_error_t *e)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(t->connect_timeout_ms);
-    const char *password = t->password ? t->password : t->url->password;
     nsso_redis_conn *c;
     apr_status_t rv;
-    int fd = tcp_connect(t->url, deadline, e);
+    int fd = tcp_connect(t->host, t->port, deadline, e);
 
     *out = NULL;
     if (fd < 0)
@@ -608,13 +787,78 @@ apr_status_t nsso_redis_connect(const nsso_redis_target_t *t, nsso_redis_conn **
         close(fd);
         return fail(e, NSSO_REDIS_ENET, APR_ENOMEM, "out of memory");
     }
-    rv = t->tls ? tls_connect(c, t->tls, t->url->host, deadline, e) : APR_SUCCESS;
+    rv = t->tls ? tls_connect(c, t->tls, t->host, deadline, e) : APR_SUCCESS;
     if (rv == APR_SUCCESS)
-        rv = handshake_until(c, t->url->user, password, t->url->db, deadline, e);
+        rv = handshake_until(c, t->user, t->password, t->db, deadline, e);
     if (rv != APR_SUCCESS) {
         nsso_redis_close(c);
         return rv;
     }
     *out = c;
     return APR_SUCCESS;
+}
+
+/* ---- who is the primary ---------------------------------------------------- */
+
+static int bulk(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING && r->str;
+}
+
+apr_status_t nsso_redis_role_primary(nsso_redis_conn *c, nsso_redis_error_t *e)
+{
+    const char *argv[1] = { "ROLE" };
+    size_t lens[1] = { 4 };
+    redisReply *r;
+    apr_status_t rv;
+
+    if ((rv = nsso_redis_call(c, 1, argv, lens, &r, e)) != APR_SUCCESS)
+        return rv;
+    if (r->type == REDIS_REPLY_ERROR)
+        rv = nsso_redis_reply_not_primary(r)
+             ? fail(e, NSSO_REDIS_EROLE, APR_EAGAIN, "ROLE refused: %.200s", r->str)
+             : APR_ENOTIMPL;
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !bulk(r->element[0]))
+        rv = fail(e, NSSO_REDIS_EPROTO, APR_EGENERAL, "unexpected reply to ROLE");
+    else if (strcmp(r->element[0]->str, "master"))
+        rv = fail(e, NSSO_REDIS_EROLE, APR_EAGAIN, "the node is a %.20s, not the primary "
+                  "(a failover under way?)", r->element[0]->str);
+    freeReplyObject(r);
+    return rv;
+}
+
+apr_status_t nsso_redis_sentinel_master(nsso_redis_conn *c, const char *master, char *host,
+                                        size_t cap, int *port, nsso_redis_error_t *e)
+{
+    const char *argv[3] = { "SENTINEL", "get-master-addr-by-name", master };
+    size_t lens[3] = { 8, 23, strlen(master) };
+    redisReply *r;
+    apr_status_t rv;
+
+    if ((rv = nsso_redis_call(c, 3, argv, lens, &r, e)) != APR_SUCCESS)
+        return rv;
+    if (r->type == REDIS_REPLY_ERROR)
+        rv = fail(e, NSSO_REDIS_ESENTINEL, APR_NOTFOUND, "SENTINEL refused: %.200s", r->str);
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !bulk(r->element[0])
+             || !bulk(r->element[1]) || r->element[0]->len >= cap
+             || parse_num(r->element[1]->str, 1, 65535, port))
+        rv = fail(e, NSSO_REDIS_ESENTINEL, APR_NOTFOUND, "the sentinel knows no primary "
+                  "named %.100s", master);
+    else
+        memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+    freeReplyObject(r);
+    return rv;
+}
+
+int nsso_redis_reply_not_primary(const redisReply *r)
+{
+    static const char *const codes[] = { "READONLY", "LOADING", "MASTERDOWN" };
+    size_t i;
+
+    if (r->type != REDIS_REPLY_ERROR || !r->str)
+        return 0;
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (!strncmp(r->str, codes[i], strlen(codes[i])))
+            return 1;
+    return 0;
 }

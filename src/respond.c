@@ -11,6 +11,7 @@
  * desk. */
 #include "respond.h"
 #include "request.h"
+#include "metrics.h"
 
 #include <http_core.h>
 #include <http_protocol.h>
@@ -202,12 +203,14 @@ int nsso_error_page(request_rec *r, int status, const char *title, const char *m
 
 int nsso_store_down_page(request_rec *r)
 {
+    nsso_metrics_count(NSSO_M_STORE_UNAVAILABLE);
     apr_table_setn(r->err_headers_out, "Retry-After", "30");
     return nsso_error_page(r, HTTP_SERVICE_UNAVAILABLE, STORE_DOWN_TITLE, STORE_DOWN_TEXT);
 }
 
 int nsso_store_down_status(request_rec *r)
 {
+    nsso_metrics_count(NSSO_M_STORE_UNAVAILABLE);
     apr_table_setn(r->err_headers_out, "Retry-After", "30");
     nsso_page_log_refusal(r, HTTP_SERVICE_UNAVAILABLE, STORE_DOWN_TITLE);
     if (nsso_sysadmin_page(r, HTTP_SERVICE_UNAVAILABLE)) {

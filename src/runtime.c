@@ -228,6 +228,9 @@ static apr_status_t redis_setup(apr_pool_t *pconf, server_rec *main_s)
         return rv;
     }
     store_mutex = NULL;
+    /* once per start (not in httpd's first, trial pass over the config) */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        nsso_redis_store_probe(session_store);
     return APR_SUCCESS;
 }
 

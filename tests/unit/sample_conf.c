@@ -93,6 +93,7 @@ static const example examples[] = {
     { "NomisSSOJWKSURL", 0,
       "https://sign-in-dev.hmpps.service.justice.gov.uk/auth/.well-known/jwks.json" },
     { "NomisSSOSessionStorePassword", 0, "file:/etc/apache2/nomis-sso/redis-password" },
+    { "NomisSSOSessionStoreSentinelPassword", 0, "file:/etc/apache2/nomis-sso/sentinel-password" },
     { "NomisSSOSessionStoreCACertificateFile", 0, "/etc/ssl/certs/ca-certificates.crt" },
     { "NomisSSOSessionStoreCertificateFile", 0, "/etc/apache2/nomis-sso/redis-client.crt" },
     { "NomisSSOSessionStoreCertificateKeyFile", 0, "/etc/apache2/nomis-sso/redis-client.key" },

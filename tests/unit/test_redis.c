@@ -1,7 +1,7 @@
 /* test_redis.c - the Redis client's pure parts (redis.c): URL parsing, the
  * AUTH/SELECT handshake and request/reply exchange over a socketpair (bytes
  * on the wire checked, replies split across reads, timeouts, a closed or
- * babbling peer), and the sealing every engine store shares (store_seal.c). */
+ * babbling peer), ROLE and SENTINEL answers, and the sealing every engine store shares (store_seal.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -68,6 +68,60 @@ static void test_url_refused(void **state)
         "http://h:6379", "redis:/h", "redis://", "redis://:6379", "redis://h:0",
         "redis://h:65536", "redis://h:63x", "redis://h/x", "redis://h/1?ssl=1",
         "redis://h /1", "redis://[::1", "redis://[::1]x", "redis://u:p@", "redis://h:",
+        NULL
+    };
+    nsso_redis_url_t u;
+    int i;
+
+    for (i = 0; bad[i]; i++) {
+        const char *err = NULL;
+        if (nsso_redis_url_parse(pool, bad[i], &u, &err) != APR_EINVAL)
+            fail_msg("accepted %s", bad[i]);
+        assert_non_null(err);
+    }
+}
+
+static void test_url_sentinel(void **state)
+{
+    nsso_redis_url_t u;
+    const char *err = NULL;
+
+    assert_int_equal(nsso_redis_url_parse(pool, "rediss-sentinel://app@s1.example:26380,"
+                                          "10.0.0.2,[::1]:5000/3#sessions", &u, &err),
+                     APR_SUCCESS);
+    assert_true(u.tls);
+    assert_true(u.sentinel);
+    assert_int_equal(u.nhosts, 3);
+    assert_string_equal(u.hosts[0], "s1.example");
+    assert_int_equal(u.ports[0], 26380);
+    assert_string_equal(u.hosts[1], "10.0.0.2");
+    assert_int_equal(u.ports[1], 26379);   /* Sentinel's own default port */
+    assert_string_equal(u.hosts[2], "::1");
+    assert_int_equal(u.ports[2], 5000);
+    assert_string_equal(u.host, "s1.example");
+    assert_int_equal(u.db, 3);
+    assert_string_equal(u.user, "app");
+    assert_string_equal(u.master, "sessions");
+    assert_int_equal(nsso_redis_url_parse(pool, "REDIS-SENTINEL://h#m", &u, &err), APR_SUCCESS);
+    assert_false(u.tls);
+    assert_int_equal(u.nhosts, 1);
+    assert_int_equal(u.port, 26379);
+    assert_string_equal(u.master, "m");
+    /* a plain URL names one host and no master */
+    assert_int_equal(nsso_redis_url_parse(pool, "redis://h", &u, &err), APR_SUCCESS);
+    assert_int_equal(u.nhosts, 1);
+    assert_false(u.sentinel);
+    assert_null(u.master);
+}
+
+static void test_url_sentinel_refused(void **state)
+{
+    static const char *const bad[] = {
+        "redis-sentinel://h:26379", "redis-sentinel://h:26379#", "redis-sentinel://h#a#b",
+        "redis-sentinel://h#a b", "redis-sentinel://h,#m", "redis-sentinel://,h#m",
+        "redis-sentinel://a,,b#m", "redis-sentinel://h:0#m", "redis://a,b", "redis://h#m",
+        "rediss://h:6379#m", "redis-sentinel:/h#m", "sentinel://h#m",
+        "redis-sentinel://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q#m",
         NULL
     };
     nsso_redis_url_t u;
@@ -279,11 +333,122 @@ static void test_connect_refused(void **state)
                                                              ntohs(sa.sin_port)), &u, &err),
                      APR_SUCCESS);
     memset(&t, 0, sizeof(t));
-    t.url = &u;
-    t.connect_timeout_ms = t.timeout_ms = 1000;
-    assert_int_equal(nsso_redis_connect(&t, &c, &e), APR_ECONNREFUSED);
+    t.host = u.host;
+    t.port = u.port;
+    t.timeout_ms = 1000;
+    assert_int_equal(nsso_redis_connect(&t, apr_time_now() + apr_time_from_sec(1), &c, &e),
+                     APR_ECONNREFUSED);
     assert_int_equal(e.kind, NSSO_REDIS_ENET);
     assert_null(c);
+}
+
+/* A deadline already past: a name is not even looked up (no lookup may
+ * outlive its deadline), and an address literal fails on connect alone. */
+static void test_connect_deadline_bounds_the_lookup(void **state)
+{
+    nsso_redis_target_t t;
+    nsso_redis_conn *c;
+    nsso_redis_error_t e;
+    apr_time_t start = apr_time_now();
+
+    memset(&t, 0, sizeof(t));
+    t.host = "localhost";
+    t.port = 1;
+    t.timeout_ms = 1000;
+    assert_int_not_equal(nsso_redis_connect(&t, start, &c, &e), APR_SUCCESS);
+    assert_null(c);
+    assert_int_equal(e.kind, NSSO_REDIS_ENET);
+    assert_non_null(strstr(e.msg, "timed out"));
+    assert_true(apr_time_now() - start < apr_time_from_msec(500));
+    /* a bad address literal is said as such, without a lookup */
+    t.host = "999.1.1.1";
+    assert_int_not_equal(nsso_redis_connect(&t, apr_time_now() + apr_time_from_sec(1), &c, &e),
+                         APR_SUCCESS);
+    assert_int_equal(e.kind, NSSO_REDIS_ENET);
+}
+
+/* ---- ROLE and SENTINEL ---- */
+
+static void test_role_primary_replica_hidden(void **state)
+{
+    pair pr;
+    nsso_redis_error_t e;
+
+    open_pair(&pr, "*3\r\n$6\r\nmaster\r\n:42\r\n*0\r\n", 2000);
+    assert_int_equal(nsso_redis_role_primary(pr.c, &e), APR_SUCCESS);
+    assert_string_equal(sent(&pr), "*1\r\n$4\r\nROLE\r\n");
+    close_pair(&pr);
+    open_pair(&pr, "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n"
+              ":42\r\n", 2000);
+    assert_int_equal(nsso_redis_role_primary(pr.c, &e), APR_EAGAIN);
+    assert_int_equal(e.kind, NSSO_REDIS_EROLE);
+    assert_non_null(strstr(e.msg, "slave"));
+    close_pair(&pr);
+    /* an ACL that hides ROLE: the caller cannot tell, and goes on */
+    open_pair(&pr, "-NOPERM this user has no permissions to run the 'role' command\r\n", 2000);
+    assert_int_equal(nsso_redis_role_primary(pr.c, &e), APR_ENOTIMPL);
+    close_pair(&pr);
+    open_pair(&pr, "-LOADING Redis is loading the dataset in memory\r\n", 2000);
+    assert_int_equal(nsso_redis_role_primary(pr.c, &e), APR_EAGAIN);
+    close_pair(&pr);
+    open_pair(&pr, ":1\r\n", 2000);
+    assert_int_equal(nsso_redis_role_primary(pr.c, &e), APR_EGENERAL);
+    assert_int_equal(e.kind, NSSO_REDIS_EPROTO);
+    close_pair(&pr);
+}
+
+static void test_sentinel_master(void **state)
+{
+    pair pr;
+    nsso_redis_error_t e;
+    char host[64];
+    int port = 0;
+
+    open_pair(&pr, "*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n", 2000);
+    assert_int_equal(nsso_redis_sentinel_master(pr.c, "sessions", host, sizeof(host), &port, &e),
+                     APR_SUCCESS);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 6380);
+    assert_string_equal(sent(&pr), "*3\r\n$8\r\nSENTINEL\r\n$23\r\nget-master-addr-by-name\r\n"
+                        "$8\r\nsessions\r\n");
+    close_pair(&pr);
+    /* no such master (RESP2 nil array), an error, a bad port, a host too long */
+    {
+        static const char *const no[] = {
+            "*-1\r\n", "-IDONTKNOW I'm not yet able to reply\r\n",
+            "*2\r\n$1\r\nh\r\n$5\r\n99999\r\n", "*2\r\n$1\r\nh\r\n$2\r\nx1\r\n",
+            "*1\r\n$1\r\nh\r\n", "*2\r\n$70\r\n"
+            "0123456789012345678901234567890123456789012345678901234567890123456789\r\n"
+            "$4\r\n6379\r\n", NULL
+        };
+        int i;
+        for (i = 0; no[i]; i++) {
+            open_pair(&pr, no[i], 2000);
+            assert_int_equal(nsso_redis_sentinel_master(pr.c, "m", host, sizeof(host), &port, &e),
+                             APR_NOTFOUND);
+            assert_int_equal(e.kind, NSSO_REDIS_ESENTINEL);
+            close_pair(&pr);
+        }
+    }
+}
+
+static void test_not_primary_replies(void **state)
+{
+    redisReply r;
+
+    memset(&r, 0, sizeof(r));
+    r.type = REDIS_REPLY_ERROR;
+    r.str = (char *)"READONLY You can't write against a read only replica.";
+    assert_true(nsso_redis_reply_not_primary(&r));
+    r.str = (char *)"LOADING Redis is loading the dataset in memory";
+    assert_true(nsso_redis_reply_not_primary(&r));
+    r.str = (char *)"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    assert_true(nsso_redis_reply_not_primary(&r));
+    r.str = (char *)"ERR unknown command";
+    assert_false(nsso_redis_reply_not_primary(&r));
+    r.type = REDIS_REPLY_STATUS;
+    r.str = (char *)"READONLY";
+    assert_false(nsso_redis_reply_not_primary(&r));
 }
 
 static void test_tls_context_needs_a_readable_ca(void **state)
@@ -340,6 +505,8 @@ int main(void)
         cmocka_unit_test(test_url_full),
         cmocka_unit_test(test_url_defaults),
         cmocka_unit_test(test_url_refused),
+        cmocka_unit_test(test_url_sentinel),
+        cmocka_unit_test(test_url_sentinel_refused),
         cmocka_unit_test(test_handshake_auth_user_and_select),
         cmocka_unit_test(test_handshake_password_only_db0),
         cmocka_unit_test(test_handshake_wrong_password),
@@ -349,6 +516,10 @@ int main(void)
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_closed_and_garbage),
         cmocka_unit_test(test_connect_refused),
+        cmocka_unit_test(test_connect_deadline_bounds_the_lookup),
+        cmocka_unit_test(test_role_primary_replica_hidden),
+        cmocka_unit_test(test_sentinel_master),
+        cmocka_unit_test(test_not_primary_replies),
         cmocka_unit_test(test_tls_context_needs_a_readable_ca),
         cmocka_unit_test(test_seal_round_trip_and_refusals),
     };
