@@ -477,11 +477,26 @@ class Topology:
     def failover(self, timeout=30, wait_replica=False):
         """SENTINEL FAILOVER; returns (old port, new port, seconds until the
         sentinels report the new master and its ROLE is master)."""
+        def trigger():
+            r = self.sentinels[0].cmd("SENTINEL", "FAILOVER", self.name)
+            if r != b"OK":
+                raise H.HarnessError("SENTINEL FAILOVER answered %r" % r)
+        return self._switch(trigger, timeout, wait_replica)
+
+    def kill_primary(self, timeout=30):
+        """SIGKILL the master: the sentinels fail over by themselves once it
+        is down for down_after_ms. Returns what failover() returns."""
+        def trigger():
+            node = self.master()
+            node.proc.kill()
+            node.proc.wait(5)
+            node.stop()
+        return self._switch(trigger, timeout, False)
+
+    def _switch(self, trigger, timeout, wait_replica):
         old = self.sentinels[0].master_port()
         t0 = time.monotonic()
-        r = self.sentinels[0].cmd("SENTINEL", "FAILOVER", self.name)
-        if r != b"OK":
-            raise H.HarnessError("SENTINEL FAILOVER answered %r" % r)
+        trigger()
 
         def switched():
             ports = {s.master_port() for s in self.sentinels}

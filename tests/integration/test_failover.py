@@ -163,8 +163,9 @@ def start_wrk(hosts, sessions, seconds, path="/protected/page.html", connections
 
 class Prober:
     """Threads asking every host for /protected/env with the sessions in
-    turn until stop() (or `limit` seconds): every answer timestamped as
-    (t, host port, status, user, location, module page)."""
+    turn until stop() (or `limit` seconds): every answer timestamped when it
+    came as (t, host port, status, user, location, module page, expected
+    user); with devauth, a thread per host signing in anew too."""
 
     def __init__(self, hosts, sessions, per_host=2, limit=120, devauth=None):
         self.hosts, self.sessions = hosts, sessions
@@ -191,13 +192,13 @@ class Prober:
         while not self.done.is_set() and time.monotonic() < end:
             user, sid = self.sessions[i % len(self.sessions)]
             i += 1
-            t = time.monotonic()
             try:
                 r = _get(host, sid, session=s, timeout=10)
+                t = time.monotonic()      # when the answer came
                 row = (t, host.port, r.status_code, H.cgi_env(r.text).get("REMOTE_USER"),
                        r.headers.get("Location"), PAGE in r.text, user)
             except requests.RequestException as e:
-                row = (t, host.port, 0, None, repr(e), False, user)
+                row = (time.monotonic(), host.port, 0, None, repr(e), False, user)
                 s = requests.Session()
             with self.lock:
                 self.seen.append(row)
@@ -210,8 +211,8 @@ class Prober:
             b = H.Browser(host, devauth)
             try:
                 cb_url = b.authorize(b.begin("/protected/env"), "ALLOC_POM")
-                t = time.monotonic()
                 cb = b.callback(cb_url, timeout=10)
+                t = time.monotonic()
                 ok = None
                 if cb.status_code == 302:
                     page = b.get(cb.headers["Location"], timeout=10)
@@ -256,8 +257,11 @@ def save_result(name, doc):
 # ---------------------------------------------------------------------------
 # a. SENTINEL FAILOVER under load
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
-def test_sessions_survive_sentinel_failover(tls, pki, stops, devauth, httpd_factory):
+@pytest.mark.parametrize("tls, how", [(False, "failover"), (True, "failover"),
+                                      (False, "killed")], ids=["plain", "tls", "killed"])
+def test_sessions_survive_sentinel_failover(tls, how, pki, stops, devauth, httpd_factory):
+    """SENTINEL FAILOVER (plain, TLS on every port), and the primary killed
+    (SIGKILL: the sentinels fail over once it is down for 1 s)."""
     topo = RT.Topology(pki, tls=tls, sentinel_password=RT.SENTINEL_SECRET if tls else None)
     stops(topo)
     topo.start()
@@ -273,7 +277,7 @@ def test_sessions_survive_sentinel_failover(tls, pki, stops, devauth, httpd_fact
     try:
         time.sleep(2.0)                    # the steady state before the switch
         fo_start = time.monotonic()
-        old, new, took = topo.failover()
+        old, new, took = topo.failover() if how == "failover" else topo.kill_primary()
         fo_done = time.monotonic()
         # load goes on until wrk ends, and the prober at least 4 s more
         time.sleep(max(4.0, load_seconds - (time.monotonic() - fo_start) - 1.0))
@@ -288,7 +292,7 @@ def test_sessions_survive_sentinel_failover(tls, pki, stops, devauth, httpd_fact
     statuses = {}
     for r in prober.seen:
         statuses[r[2]] = statuses.get(r[2], 0) + 1
-    variant = "tls" if tls else "plain"
+    variant = "killed" if how == "killed" else "tls" if tls else "plain"
     doc = {"variant": variant, "sessions": len(sessions), "sign_in_seconds": round(signed_in, 2),
            "failover": {"old": old, "new": new, "sentinels_switched_s": round(took, 3)},
            "window_s": round(window, 3),
@@ -329,7 +333,7 @@ def test_sessions_survive_sentinel_failover(tls, pki, stops, devauth, httpd_fact
     assert int(topo.node(new).cmd("DBSIZE")) >= before + len(fresh)
     assert_all_valid(hosts, fresh)
     # the old primary gone: nothing was being read from it
-    topo.node(old).stop()
+    topo.node(old).stop()   # (already, when it was killed)
     assert_all_valid(hosts, sessions + fresh)
     for h in hosts:
         assert h.running(), h.log_tail()
@@ -554,14 +558,22 @@ def test_store_name_that_does_not_resolve(name, bound, fake_dns, httpd_factory):
 # ---------------------------------------------------------------------------
 # e. the store down when httpd starts
 # ---------------------------------------------------------------------------
-def test_store_down_at_start_then_up(pki, stops, devauth, httpd_factory):
-    redis = RT.Redis(pki, tls=False)   # its port reserved, not started yet
+@pytest.mark.parametrize("kind", ["redis", "sentinel"])
+def test_store_down_at_start_then_up(kind, pki, stops, devauth, httpd_factory):
+    """Nothing listening at start (a redis:// node, or the whole group of a
+    redis-sentinel:// store), then started: service resumes, no restart."""
+    if kind == "redis":
+        redis = RT.Redis(pki, tls=False)   # its port reserved, not started yet
+        conf, names = RT.store_conf(pki, redis), "127.0.0.1:%d" % redis.port
+    else:
+        redis = RT.Topology(pki)
+        conf, names = redis.store_conf(), redis.name
     stops(redis)
-    host = httpd_factory(nsso_extra=RT.store_conf(pki, redis), extra=HEALTH)
+    host = httpd_factory(nsso_extra=conf, extra=HEALTH)
     log = host.log_since(0)
     named = [line for line in log.splitlines() if "NomisSSOSessionStore" in line]
     assert len(named) == 1, log
-    assert "127.0.0.1:%d" % redis.port in named[0], named[0]
+    assert names in named[0], named[0]
     r = requests.get(host.url("/health"), timeout=15)
     assert r.status_code == 503, host.explain(r)
     assert r.json()["components"]["sessionStore"]["status"] == "DOWN", r.text
