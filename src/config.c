@@ -774,12 +774,41 @@ static const char *server_missing(apr_pool_t *p, const nsso_srv_conf *c,
     return signin_settings(c) ? nsso_conf_missing(c) : nsso_conf_bearer_missing(c);
 }
 
+/* The Redis store's companions without a store they apply to: the
+ * directive that would silently do nothing, or NULL. */
+static const char *redis_companion_unused(void)
+{
+    const nsso_redis_settings *r = &global_conf.redis;
+
+    if (r->url)
+        return strncasecmp(r->url, "redis-sentinel", 14) && strncasecmp(r->url, "rediss-sentinel", 15)
+               && r->sentinel_password ? "NomisSSOSessionStoreSentinelPassword" : NULL;
+    if (r->timeout_ms)
+        return "NomisSSOSessionStoreTimeout";
+    if (r->replicas)
+        return "NomisSSOSessionStoreReplicas";
+    if (r->sentinel_password)
+        return "NomisSSOSessionStoreSentinelPassword";
+    if (r->password)
+        return "NomisSSOSessionStorePassword";
+    return NULL;
+}
+
 int nsso_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                       server_rec *main_s)
 {
     apr_hash_t *users = apr_hash_make(ptemp);
+    const char *unused = redis_companion_unused();
     server_rec *s;
     int rc = OK;
+
+    if (unused) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, main_s, NSSO_LOGNO(0102) "%s applies only to a "
+                     "NomisSSOSessionStore %s store, and this server has none", unused,
+                     strstr(unused, "Sentinel") ? "redis-sentinel:// or rediss-sentinel://"
+                                                : "redis://, rediss:// or redis[s]-sentinel://");
+        rc = !OK;
+    }
 
     mark_authtype_users(ptemp, ap_conftree, main_s, users);
     for (s = main_s; s; s = s->next) {

@@ -42,6 +42,12 @@
 #define BACKOFF_MAX apr_time_from_msec(400)
 #define LOG_EVERY apr_time_from_sec(60)
 #define HOST_MAX 256
+/* Sentinel: how often each child asks whether the primary has moved. A
+ * demoted primary keeps taking writes until the sentinels reconfigure it
+ * (seconds after the switch), so pooled connections cannot wait for an
+ * error to learn of a failover: writes there in between would be lost. */
+#define RECHECK_EVERY apr_time_from_sec(1)
+#define RECHECK_QUIET apr_time_from_sec(10) /* while no sentinel answers */
 
 typedef struct {
     nsso_redis_conn *conn;
@@ -66,10 +72,15 @@ typedef struct {
     int primary_port;
     int first_sentinel;         /* the one to ask first: the last that answered */
     int role_hidden;            /* ROLE refused (ACL): misses are believed */
+    int lost;                   /* the primary was lost and not found since */
+    apr_time_t checked_at;      /* Sentinel: when the primary's address was last asked */
+    int checking;               /* a thread is asking now (it alone uses sconn) */
+    nsso_redis_conn *sconn;     /* the sentinel connection the checks reuse */
     apr_time_t retry_at;        /* no connect before this (backoff) */
     apr_interval_time_t backoff;
     int down;                   /* the last connect failed (logged when it is back) */
     apr_time_t logged[NSSO_REDIS_FAIL_MAX + 1];
+    apr_time_t logged_short;    /* the last replica shortfall logged */
     apr_uint64_t gets, hits, sets, deletes;
 } redis_store;
 
@@ -144,6 +155,8 @@ static void own_idle(redis_store *st)
     if (st->pid != getpid()) {
         st->pid = getpid();
         st->nidle = 0;
+        st->sconn = NULL;
+        st->checking = 0;
     }
 }
 
@@ -163,15 +176,22 @@ static void drop_idle(redis_store *st)
 }
 
 /* The primary may have moved: no connection opened before now is used
- * again, and Sentinel is asked again. */
-static void primary_lost(redis_store *st)
+ * again, and Sentinel is asked again. failover: it did move (a node said
+ * it is no primary, or the sentinels name another): counted, once until a
+ * primary is found again. */
+static void primary_lost(redis_store *st, int failover)
 {
+    int first;
+
     apr_thread_mutex_lock(st->mu);
     st->epoch++;
     st->primary[0] = '\0';
+    first = failover && !st->lost;
+    st->lost |= failover;
     apr_thread_mutex_unlock(st->mu);
     drop_idle(st);
-    nsso_metrics_count(NSSO_M_STORE_FAILOVERS);
+    if (first) /* one failover counted, however many tries it takes */
+        nsso_metrics_count(NSSO_M_STORE_FAILOVERS);
 }
 
 static void connected(redis_store *st, apr_status_t rv)
@@ -183,6 +203,7 @@ static void connected(redis_store *st, apr_status_t rv)
     was_down = st->down;
     if (rv == APR_SUCCESS) {
         st->down = 0;
+        st->lost = 0;
         st->backoff = 0;
         st->retry_at = 0;
     } else {
@@ -198,16 +219,31 @@ static void connected(redis_store *st, apr_status_t rv)
                      "reachable again", where(st, at, sizeof(at)));
 }
 
+/* Ask the sentinel on c. */
+static apr_status_t ask_one(redis_store *st, nsso_redis_conn *c, char *host, int *port,
+                            nsso_redis_error_t *e)
+{
+    return nsso_redis_sentinel_master(c, st->url.master, host, HOST_MAX, port, e);
+}
+
 /* The primary's address from the sentinels, asked in turn (the last one
- * that answered first), each within half the timeout, all within it. */
+ * that answered first), each within half the timeout, all within it. With
+ * keep (the checking thread's), the connection that answered is kept in
+ * *keep and tried first next time. */
 static apr_status_t ask_sentinels(redis_store *st, char *host, int *port,
-                                  nsso_redis_error_t *e)
+                                  nsso_redis_conn **keep, nsso_redis_error_t *e)
 {
     apr_time_t now = apr_time_now(), all = now + apr_time_from_msec(st->timeout_ms);
     nsso_redis_target_t t = st->sentinel;
     apr_status_t rv = APR_NOTFOUND;
     int i, first;
 
+    if (keep && *keep) {
+        if ((rv = ask_one(st, *keep, host, port, e)) == APR_SUCCESS)
+            return rv;
+        nsso_redis_close(*keep);
+        *keep = NULL;
+    }
     apr_thread_mutex_lock(st->mu);
     first = st->first_sentinel;
     apr_thread_mutex_unlock(st->mu);
@@ -218,11 +254,13 @@ static apr_status_t ask_sentinels(redis_store *st, char *host, int *port,
 
         t.host = st->url.hosts[k];
         t.port = st->url.ports[k];
-        rv = nsso_redis_connect(&t, until < all ? until : all, &c, e);
-        if (rv == APR_SUCCESS) {
-            rv = nsso_redis_sentinel_master(c, st->url.master, host, HOST_MAX, port, e);
+        if ((rv = nsso_redis_connect(&t, until < all ? until : all, &c, e)) != APR_SUCCESS)
+            continue;
+        rv = ask_one(st, c, host, port, e);
+        if (rv == APR_SUCCESS && keep)
+            *keep = c;
+        else
             nsso_redis_close(c);
-        }
         if (rv == APR_SUCCESS) {
             apr_thread_mutex_lock(st->mu);
             st->first_sentinel = k;
@@ -232,6 +270,61 @@ static apr_status_t ask_sentinels(redis_store *st, char *host, int *port,
     }
     e->kind = NSSO_REDIS_ESENTINEL; /* the directive to look at, whatever failed last */
     return rv == APR_SUCCESS ? APR_NOTFOUND : rv;
+}
+
+/* The checking thread's turn (took is 1): do the sentinels still name the
+ * primary we use? When they name another, every connection to the old one
+ * goes (primary_lost) and the new address is used from now on. 1 when the
+ * primary moved. */
+static int recheck_primary(redis_store *st)
+{
+    char host[HOST_MAX], was[HOST_MAX];
+    int port = 0, was_port, moved;
+    nsso_redis_error_t e;
+    nsso_redis_conn *keep;
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(st->mu);
+    keep = st->sconn;
+    st->sconn = NULL;
+    apr_thread_mutex_unlock(st->mu);
+    rv = ask_sentinels(st, host, &port, &keep, &e);
+    apr_thread_mutex_lock(st->mu);
+    st->sconn = keep;
+    st->checking = 0;
+    if (rv != APR_SUCCESS) /* no sentinel answers: ask less often, it costs a wait */
+        st->checked_at = apr_time_now() + RECHECK_QUIET - RECHECK_EVERY;
+    apr_cpystrn(was, st->primary, sizeof(was));
+    was_port = st->primary_port;
+    moved = rv == APR_SUCCESS && was[0] && (strcmp(host, was) || port != was_port);
+    apr_thread_mutex_unlock(st->mu);
+    if (!moved)
+        return 0;   /* the same, or no answer: a failed data connection will tell */
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, st->s, NSSO_LOGNO(0916) "NomisSSOSessionStore: the "
+                 "sentinels of %s name a new primary, %s:%d (was %s:%d): sessions follow it",
+                 st->url.master, host, port, was, was_port);
+    primary_lost(st, 1);
+    apr_thread_mutex_lock(st->mu);
+    apr_cpystrn(st->primary, host, HOST_MAX);
+    st->primary_port = port;
+    apr_thread_mutex_unlock(st->mu);
+    return 1;
+}
+
+/* Under st->mu: 1 when this thread is to recheck now (force: whenever no
+ * other thread is at it). */
+static int recheck_due(redis_store *st, int force)
+{
+    apr_time_t now;
+
+    if (!st->url.sentinel || st->checking || !st->primary[0])
+        return 0;
+    now = apr_time_now();
+    if (!force && now - st->checked_at < RECHECK_EVERY)
+        return 0;
+    st->checking = 1;
+    st->checked_at = now;
+    return 1;
 }
 
 /* Where the primary is: the URL's host, or what Sentinel says (cached
@@ -252,7 +345,7 @@ static apr_status_t primary_address(redis_store *st, char *host, int *port,
     apr_thread_mutex_unlock(st->mu);
     if (*host)
         return APR_SUCCESS;
-    if ((rv = ask_sentinels(st, host, port, e)) != APR_SUCCESS)
+    if ((rv = ask_sentinels(st, host, port, NULL, e)) != APR_SUCCESS)
         return rv;
     apr_thread_mutex_lock(st->mu);
     apr_cpystrn(st->primary, host, HOST_MAX);
@@ -285,7 +378,7 @@ static apr_status_t connect_primary(redis_store *st, nsso_redis_conn **c,
         nsso_redis_close(*c);
         *c = NULL;
         if (rv == APR_EAGAIN)
-            primary_lost(st);
+            primary_lost(st, 1);
     }
     return rv;
 }
@@ -297,9 +390,15 @@ static apr_status_t acquire(redis_store *st, nsso_redis_conn **c, apr_uint64_t *
 {
     nsso_redis_error_t e;
     apr_status_t rv;
+    int check;
 
     apr_thread_mutex_lock(st->mu);
     own_idle(st);
+    if ((check = recheck_due(st, 0))) {
+        apr_thread_mutex_unlock(st->mu);
+        recheck_primary(st);
+        apr_thread_mutex_lock(st->mu);
+    }
     *reused = st->nidle > 0;
     if (*reused) {
         pooled_t *p = &st->idle[--st->nidle];
@@ -400,7 +499,7 @@ static apr_status_t exec(redis_store *st, const cmd_t *cmd, int flags, const cmd
         *reply = NULL;
         nsso_redis_close(c);
         if (rv == APR_EAGAIN || reused)
-            primary_lost(st); /* a reset or a demoted node: where is it now? */
+            primary_lost(st, rv == APR_EAGAIN); /* demoted, or reset: where is it now? */
         if (!reused && rv != APR_EAGAIN)
             break;
     }
@@ -462,6 +561,22 @@ static apr_status_t rs_get(nsso_store *s, apr_pool_t *p, const char *key, char *
     return rv;
 }
 
+static int too_few_acks(const redis_store *st, const redisReply *w)
+{
+    return !w || w->type != REDIS_REPLY_INTEGER || w->integer < st->replicas;
+}
+
+/* Sentinel: ask now whether the primary moved (1 when it did). */
+static int forced_recheck(redis_store *st)
+{
+    int check;
+
+    apr_thread_mutex_lock(st->mu);
+    check = recheck_due(st, 1);
+    apr_thread_mutex_unlock(st->mu);
+    return check && recheck_primary(st);
+}
+
 static int wait_ms(const redis_store *st)
 {
     return st->timeout_ms / 2 > 0 ? st->timeout_ms / 2 : 1;
@@ -469,26 +584,33 @@ static int wait_ms(const redis_store *st)
 
 /* After a new session's SET: how many replicas acknowledged it, against
  * NomisSSOSessionStoreReplicas. Too few is logged (a failover now could
- * lose this sign-in) and counted, not refused: refusing would make one lost
- * replica stop every sign-in. */
+ * lose this sign-in; at most once a minute) and counted, not refused:
+ * refusing would make one lost replica stop every sign-in. */
 static void check_acks(redis_store *st, const redisReply *w)
 {
-    nsso_redis_error_t e;
+    apr_time_t now = apr_time_now();
+    char at[HOST_MAX + 64];
+    int due;
 
-    if (!w)
-        return;
-    if (w->type == REDIS_REPLY_INTEGER && w->integer >= st->replicas)
+    if (!w || !too_few_acks(st, w))
         return;
     nsso_metrics_count(NSSO_M_STORE_REPLICA_SHORT);
-    e.kind = NSSO_REDIS_EROLE;
+    apr_thread_mutex_lock(st->mu);
+    due = !st->logged_short || now - st->logged_short >= LOG_EVERY;
+    if (due)
+        st->logged_short = now;
+    apr_thread_mutex_unlock(st->mu);
+    if (!due)
+        return;
     if (w->type == REDIS_REPLY_INTEGER)
-        snprintf(e.msg, sizeof(e.msg), "a new session reached %lld of the %d replicas "
-                 "NomisSSOSessionStoreReplicas asks for within %d ms (a failover now would "
-                 "lose it)", (long long)w->integer, st->replicas, wait_ms(st));
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, st->s, NSSO_LOGNO(0917) "NomisSSOSessionStoreReplicas: "
+                     "%s: a new session reached %" APR_INT64_T_FMT " of the %d replicas asked for within %d ms "
+                     "(a failover now would lose it; the sign-in goes on)", where(st, at, sizeof(at)),
+                     (apr_int64_t)w->integer, st->replicas, wait_ms(st));
     else
-        snprintf(e.msg, sizeof(e.msg), "WAIT refused: %.200s",
-                 w->type == REDIS_REPLY_ERROR ? w->str : "an unexpected reply");
-    log_failure(st, &e);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, st->s, NSSO_LOGNO(0918) "NomisSSOSessionStoreReplicas: "
+                     "%s: WAIT refused: %.200s (the sign-in goes on)", where(st, at, sizeof(at)),
+                     w->type == REDIS_REPLY_ERROR ? w->str : "an unexpected reply");
 }
 
 /* SET with a relative expiry (PX: every Redis since 2.6, ElastiCache too)
@@ -535,6 +657,14 @@ static apr_status_t put(redis_store *st, const char *key, const void *val, apr_s
     wargv[2] = wms;
     count(st, &st->sets, 1);
     rv = exec(st, &cmd, 0, durable ? &wait : NULL, &r, &w);
+    if (rv == APR_SUCCESS && durable && is_ok(r) && too_few_acks(st, w) && forced_recheck(st)) {
+        /* written to a primary the sentinels have replaced: write it again there */
+        freeReplyObject(r);
+        if (w)
+            freeReplyObject(w);
+        w = NULL;
+        rv = exec(st, &cmd, 0, &wait, &r, &w);
+    }
     apr_pool_destroy(p);
     if (rv != APR_SUCCESS)
         return rv;
@@ -623,7 +753,13 @@ static const nsso_store_ops redis_ops = {
 
 static apr_status_t close_idle(void *data)
 {
-    drop_idle(data);
+    redis_store *st = data;
+
+    drop_idle(st);
+    if (st->pid == getpid() && !st->checking) {
+        nsso_redis_close(st->sconn);
+        st->sconn = NULL;
+    }
     return APR_SUCCESS;
 }
 

@@ -208,3 +208,58 @@ def test_pass_access_token_not_from_htaccess(httpd_factory, devauth):
     _, page = H.Browser(h, devauth).login("/protected/env")
     assert page.status_code == 200, h.explain(page)
     assert H.cgi_env(page.text).get("NOMIS_SSO_ACCESS_TOKEN", "").startswith("eyJ"), page.text
+
+
+# ---- the Redis store's directives (checked at configtest, never at the first request) ----
+
+SENTINELS = "redis-sentinel://127.0.0.1:9,127.0.0.1:10#sessions"
+
+
+@pytest.mark.parametrize("value", ["500ms", "2", "2s", "60s", "10ms"])
+def test_store_timeout_accepted(made, value):
+    check(made, config(extra="NomisSSOSessionStore redis://127.0.0.1:9\n"
+                             "NomisSSOSessionStoreTimeout %s\n" % value), True)
+
+
+@pytest.mark.parametrize("value", ["0", "5ms", "61s", "2x", "-1", "1hr"])
+def test_store_timeout_refused(made, value):
+    check(made, config(extra="NomisSSOSessionStore redis://127.0.0.1:9\n"
+                             "NomisSSOSessionStoreTimeout %s\n" % value), False,
+          "NomisSSOSessionStoreTimeout", "10ms to 60s")
+
+
+def test_sentinel_store_accepted(made):
+    check(made, config(extra="NomisSSOSessionStore %s\nNomisSSOSessionStoreReplicas 1\n"
+                             "NomisSSOSessionStoreSentinelPassword env:HOME\n" % SENTINELS),
+          True)
+
+
+@pytest.mark.parametrize("url,words", [
+    ("redis-sentinel://127.0.0.1:9", "#MASTER"),
+    ("redis-sentinel://127.0.0.1:9,#m", "empty host"),
+    ("redis://a:1,b:2", "only a redis[s]-sentinel:// URL"),
+    ("redis://h:6379#m", "'#'"),
+    ("sentinel://h#m", "redis[s]-sentinel://"),
+])
+def test_sentinel_store_refused(made, url, words):
+    check(made, config(extra="NomisSSOSessionStore %s\n" % url), False,
+          "NomisSSOSessionStore", words)
+
+
+@pytest.mark.parametrize("directive", [
+    "NomisSSOSessionStoreTimeout 1s", "NomisSSOSessionStoreReplicas 1",
+    "NomisSSOSessionStoreSentinelPassword env:HOME",
+])
+def test_store_companion_without_its_store_refused(made, directive):
+    check(made, config(extra=directive + "\n"), False, directive.split()[0], "applies only")
+
+
+def test_sentinel_password_with_a_plain_store_refused(made):
+    check(made, config(extra="NomisSSOSessionStore redis://127.0.0.1:9\n"
+                             "NomisSSOSessionStoreSentinelPassword env:HOME\n"), False,
+          "NomisSSOSessionStoreSentinelPassword", "redis-sentinel://")
+
+
+def test_store_replicas_out_of_range(made):
+    check(made, config(extra="NomisSSOSessionStore %s\nNomisSSOSessionStoreReplicas 17\n"
+                             % SENTINELS), False, "NomisSSOSessionStoreReplicas", "0 to 16")

@@ -360,6 +360,10 @@ static void test_connect_deadline_bounds_the_lookup(void **state)
     assert_int_equal(e.kind, NSSO_REDIS_ENET);
     assert_non_null(strstr(e.msg, "timed out"));
     assert_true(apr_time_now() - start < apr_time_from_msec(500));
+    /* in time, the name is looked up (glibc's getaddrinfo_a): what fails is the connect */
+    assert_int_equal(nsso_redis_connect(&t, apr_time_now() + apr_time_from_sec(5), &c, &e),
+                     APR_ECONNREFUSED);
+    assert_non_null(strstr(e.msg, "cannot connect"));
     /* a bad address literal is said as such, without a lookup */
     t.host = "999.1.1.1";
     assert_int_not_equal(nsso_redis_connect(&t, apr_time_now() + apr_time_from_sec(1), &c, &e),
