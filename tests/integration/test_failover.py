@@ -442,13 +442,21 @@ class FakeDNS:
     queries it saw (name -> count)."""
 
     def __init__(self):
-        self.ip = "127.0.0.%d" % random.randint(2, 254)
         self.queries = {}
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((self.ip, 53))
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((self.ip, 53))
+        for attempt in range(20):   # an address another test took: the next
+            self.ip = "127.0.0.%d" % random.randint(2, 254)
+            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.udp.bind((self.ip, 53))
+                self.tcp.bind((self.ip, 53))
+                break
+            except OSError:
+                self.udp.close()
+                self.tcp.close()
+                if attempt == 19:
+                    raise
         self.tcp.listen(16)
         self.stopping = False
         threading.Thread(target=self._serve_udp, daemon=True).start()
