@@ -583,7 +583,7 @@ def test_store_down_at_start_then_up(kind, pki, stops, devauth, httpd_factory):
     assert len(named) == 1, log
     assert names in named[0], named[0]
     r = requests.get(host.url("/health"), timeout=15)
-    assert r.status_code == 503, host.explain(r)
+    assert r.status_code == 503, "/health said %s: %s" % (r.status_code, r.text)
     assert r.json()["components"]["sessionStore"]["status"] == "DOWN", r.text
     b = H.Browser(host, devauth)
     cb = b.callback(b.authorize(b.begin("/protected/env"), "ALLOC_SPO"))
@@ -609,3 +609,51 @@ def test_store_down_at_start_then_up(kind, pki, stops, devauth, httpd_factory):
         time.sleep(0.5)
     assert r.status_code == 200 and \
         r.json()["components"]["sessionStore"]["status"] == "UP", host.explain(r)
+
+
+# ---------------------------------------------------------------------------
+# f. the sentinels themselves: two of three down, and their password
+# ---------------------------------------------------------------------------
+def test_one_sentinel_of_three_is_enough(pki, stops, devauth, httpd_factory):
+    topo = RT.Topology(pki)
+    stops(topo)
+    topo.start()
+    topo.sentinels[0].stop()
+    topo.sentinels[1].stop()
+    hosts = _hosts(httpd_factory, topo.store_conf())
+    sessions = sign_in_many(hosts, devauth, 4)
+    assert_all_valid(hosts, sessions)
+
+
+@pytest.mark.parametrize("given", ["wrong", "none"])
+def test_sentinel_password_refused(given, pki, stops, devauth, httpd_factory):
+    """Sentinels that want a password, given a wrong one or none: a sign-in
+    is the module's 503 page and the log names the directive, once per
+    child, without the password."""
+    topo = RT.Topology(pki, sentinel_password=RT.SENTINEL_SECRET)
+    stops(topo)
+    topo.start()
+    good = httpd_factory(nsso_extra=topo.store_conf())
+    sessions = sign_in_many([good], devauth, 2)
+    if given == "wrong":
+        topo.sentinel_password = "not-" + RT.SENTINEL_SECRET
+        conf, directive = topo.store_conf(), "NomisSSOSessionStoreSentinelPassword"
+    else:
+        topo.sentinel_password = None
+        conf, directive = topo.store_conf(), "NomisSSOSessionStore"
+    host = httpd_factory(nsso_extra=conf, extra=HEALTH)
+    mark = host.log_mark()
+    for _ in range(4):
+        b = H.Browser(host, devauth)
+        cb = b.callback(b.authorize(b.begin("/protected/env"), "ALLOC_SPO"))
+        assert_store_down_page(host, cb, "sign-in, sentinel password %s" % given)
+        for user, sid in sessions:   # a session the store holds is not absent
+            assert_store_down_page(host, _get(host, sid), "session, sentinel password %s"
+                                   % given)
+    log = host.log_since(mark)
+    lines = [line for line in log.splitlines() if directive in line and ":error]" in line]
+    pids = [re.search(r"\[pid (\d+)", line).group(1) for line in lines]
+    assert lines and len(pids) == len(set(pids)), log[-3000:]
+    assert RT.SENTINEL_SECRET not in host.log_since(0)
+    r = requests.get(host.url("/health"), timeout=15)
+    assert r.status_code == 503, "/health said %s: %s" % (r.status_code, r.text)
