@@ -2,10 +2,13 @@
 Sentinel. Real servers on 127.0.0.1 started here (redis_topology): a primary,
 a replica and three sentinels, plain or TLS on every port; two httpd (event
 MPM) sharing the store; 50 real sign-ins through devauth; wrk and a
-timestamping prober during SENTINEL FAILOVER. Then READONLY on a plain
-redis:// primary, a store name that resolves slowly or not at all (a fake
-DNS server on loopback, httpd in a mount namespace whose /etc/resolv.conf
-points at it), and a store that is down when httpd starts.
+timestamping prober (sessions and new sign-ins) during SENTINEL FAILOVER
+and when the primary is killed; NomisSSOSessionStoreReplicas 1 against a
+replica that lags. Then READONLY on a plain redis:// primary, a store name
+that resolves slowly or not at all (a fake DNS server on loopback, httpd in
+a mount namespace whose /etc/resolv.conf points at it), a store that is down
+when httpd starts, and the sentinels themselves (two of three down, their
+password wrong or missing).
 
 The switch window of each failover run is printed and written to
 tests/integration/artifacts/failover-<variant>.json."""
