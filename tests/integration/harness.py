@@ -401,7 +401,7 @@ class Httpd:
 
     def __init__(self, auth_url=None, mpm="event", nsso_conf=None, extra="",
                  mpm_conf=None, keepalive=True, env=None, loglevel="warn nomis_sso:debug",
-                 **nsso_kw):
+                 wrapper=(), **nsso_kw):
         if not os.path.exists(MODULE):
             raise HarnessError("module not built: %s" % MODULE)
         self.dir = make_tree("nsso-httpd-")
@@ -410,6 +410,9 @@ class Httpd:
             os.chmod(os.path.join(self.dir, sub), 0o755)
         self.port = free_port()
         self.mpm = mpm
+        # a command prefix httpd runs under (e.g. unshare -m ... for a private
+        # /etc/resolv.conf); it must exec httpd in the end (same pid)
+        self.wrapper = list(wrapper)
         self.generation = 1
         self.env = dict(os.environ)
         # a sanitizer build of the module needs its runtime preloaded into
@@ -504,7 +507,7 @@ class Httpd:
     # --- process --------------------------------------------------------------
     def config_test(self):
         """`httpd -t -f conf`: (exit code, combined output)."""
-        p = subprocess.run([HTTPD, "-t", "-f", self.conf_path], env=self.env,
+        p = subprocess.run(self.wrapper + [HTTPD, "-t", "-f", self.conf_path], env=self.env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=30)
         return p.returncode, p.stdout
@@ -514,7 +517,8 @@ class Httpd:
             raise HarnessError("httpd already running")
         for attempt in range(attempts):
             out = open(self.stdout_path, "a", encoding="utf-8")
-            self.proc = subprocess.Popen([HTTPD, "-f", self.conf_path, "-DFOREGROUND"],
+            self.proc = subprocess.Popen(self.wrapper + [HTTPD, "-f", self.conf_path,
+                                                         "-DFOREGROUND"],
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
             out.close()
@@ -736,6 +740,13 @@ def cgi_env(text):
         if sep and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
             out[k] = v
     return out
+
+
+def private_resolv_conf(path):
+    """An Httpd wrapper: httpd in a mount namespace of its own whose
+    /etc/resolv.conf is the file at path (nothing else changes)."""
+    return ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+            path]
 
 
 def debug(*args):

@@ -7,8 +7,6 @@ user off. Plain redis:// (password from env:, a database number) too."""
 import os
 import re
 import shutil
-import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -17,117 +15,18 @@ import pytest
 import requests
 
 import harness as H
+import redis_topology as RT
 
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
-OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 WRK = shutil.which("wrk")
-USER = "nsso-app"
-SECRET = "redis-acl-password-4f1d"
-
-
-def _run(*args, cwd):
-    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE, timeout=60)
-
-
-def _make_pki(d):
-    """A private CA; a server certificate for 127.0.0.1 and one for another host."""
-    _run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=nsso test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
-    for name, san in (("good", "IP:127.0.0.1"), ("other", "DNS:other.example,IP:127.0.0.2"),
-                      ("client", "DNS:nsso-client")):
-        _run(OPENSSL, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=%s" % name,
-             "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
-        H.write_file(os.path.join(d, name + ".ext"), "subjectAltName=%s\n" % san)
-        _run(OPENSSL, "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", name + ".ext", "-out", name + ".pem",
-             cwd=d)
-
-
-class Redis:
-    """redis-server with an ACL user, TLS-only unless tls=False; data kept
-    across a restart (RDB saved at shutdown), as a managed Redis keeps it."""
-
-    def __init__(self, d, tls=True, cert="good", client_certs=False):
-        self.d, self.tls, self.cert, self.client_certs = d, tls, cert, client_certs
-        self.port = H.free_port()
-        self.proc = None
-
-    def conf(self):
-        lines = ["bind 127.0.0.1", "daemonize no", "dir %s" % self.d, "save 3600 1",
-                 "appendonly no", "protected-mode yes",
-                 "user default off", "user %s on >%s ~* &* +@all" % (USER, SECRET)]
-        if self.tls:
-            lines += ["port 0", "tls-port %d" % self.port,
-                      "tls-cert-file %s/%s.pem" % (self.d, self.cert),
-                      "tls-key-file %s/%s.key" % (self.d, self.cert),
-                      "tls-ca-cert-file %s/ca.pem" % self.d,
-                      "tls-auth-clients %s" % ("yes" if self.client_certs else "no")]
-        else:
-            lines += ["port %d" % self.port]
-        return "\n".join(lines) + "\n"
-
-    def start(self):
-        path = H.write_file(os.path.join(self.d, "redis-%d.conf" % self.port), self.conf(),
-                            0o600)
-        self.proc = subprocess.Popen([REDIS, path], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not H.port_open(self.port):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise H.HarnessError("redis-server did not start on %d" % self.port)
-            time.sleep(0.02)
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
-
-    def cmd(self, *args, db=0):
-        """One command as the ACL user (a few lines of RESP, enough here)."""
-        raw = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        if self.tls:
-            ctx = ssl.create_default_context(cafile=os.path.join(self.d, "ca.pem"))
-            ctx.check_hostname = False
-            if self.client_certs:
-                ctx.load_cert_chain(os.path.join(self.d, "client.pem"),
-                                    os.path.join(self.d, "client.key"))
-            raw = ctx.wrap_socket(raw)
-        with raw as s:
-            f = s.makefile("rb")
-            out = None
-            for c in (("AUTH", USER, SECRET), ("SELECT", str(db)), args):
-                parts = [b"*%d\r\n" % len(c)]
-                for a in c:
-                    a = a if isinstance(a, bytes) else a.encode()
-                    parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-                s.sendall(b"".join(parts))
-                out = _resp(f)
-            return out
-
-
-def _resp(f):
-    line = f.readline().rstrip(b"\r\n")
-    kind, rest = line[:1], line[1:]
-    if kind in (b"+", b"-", b":"):
-        return rest
-    if kind == b"$":
-        n = int(rest)
-        return None if n < 0 else f.read(n + 2)[:-2]
-    if kind == b"*":
-        return [_resp(f) for _ in range(int(rest))]
-    raise ValueError(line)
+USER, SECRET = RT.USER, RT.SECRET
+Redis = RT.Redis
+_store_conf = RT.store_conf
 
 
 @pytest.fixture
 def pki():
-    if not os.access(REDIS, os.X_OK):
-        pytest.fail("redis-server not installed: apt-get install redis-server")
-    d = H.make_tree("nsso-redis-")
-    os.chmod(d, 0o755)
-    _make_pki(d)
+    RT.need(RT.REDIS, "redis-server")
+    d = RT.pki_dir()
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
