@@ -38,7 +38,11 @@ typedef enum {
 
 /* Plain counters. */
 typedef enum {
-    NSSO_M_SIGN_INS, NSSO_M_DENIALS, NSSO_M_SIGN_OUTS, NSSO_M_JWKS_REFRESHES, NSSO_M_N
+    NSSO_M_SIGN_INS, NSSO_M_DENIALS, NSSO_M_SIGN_OUTS, NSSO_M_JWKS_REFRESHES,
+    NSSO_M_ENDED_BY_USER,     /* sessions ended by "sign out of all devices" */
+    NSSO_M_ENDED_BY_ADMIN,    /* sessions ended at the nomis-sso-sessions page */
+    NSSO_M_INDEX_EVICTIONS,   /* sessions ended: more than a user's index holds */
+    NSSO_M_N
 } nsso_counter_t;
 
 /* Label values, for the audit log too. */
@@ -51,6 +55,8 @@ void nsso_metrics_count(nsso_counter_t m);
 void nsso_metrics_sign_in_failed(nsso_fail_reason_t why);
 void nsso_metrics_refresh(nsso_refresh_result_t res);
 void nsso_metrics_bearer(nsso_bearer_result_t res);
+/* n sessions ended elsewhere, by an administrator (admin 1) or the user. */
+void nsso_metrics_sessions_ended(int admin, int n);
 
 /* Create (or keep, across graceful restarts) the segment: one block per
  * child slot the MPM may use. Also installs the HTTP observer that counts
