@@ -3,9 +3,6 @@
 redis-server and memcached processes on loopback started here."""
 
 import os
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -13,68 +10,12 @@ import requests
 
 import harness as H
 
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
-MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
+REDIS = H.REDIS
+MEMCACHED = H.MEMCACHED
 
 
-def _wait_port(port, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if H.port_open(port):
-            return
-        time.sleep(0.05)
-    raise H.HarnessError("nothing listening on %d" % port)
-
-
-class Engine:
-    def __init__(self, kind):
-        self.kind = kind
-        self.port = H.free_port()
-        self.proc = None
-
-    def start(self):
-        if self.kind == "redis":
-            cmd = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                   "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"]
-        else:
-            cmd = [MEMCACHED, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
-                   "-u", "nobody", "-m", "16"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_port(self.port)
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
-
-    def redis(self, *args):
-        """A tiny RESP client: enough for KEYS/GET/SET in the tests."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            parts = [b"*%d\r\n" % len(args)]
-            for a in args:
-                a = a if isinstance(a, bytes) else a.encode()
-                parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-            s.sendall(b"".join(parts))
-            f = s.makefile("rb")
-            return _resp(f)
-
-
-def _resp(f):
-    line = f.readline().rstrip(b"\r\n")
-    kind, rest = line[:1], line[1:]
-    if kind in (b"+", b"-", b":"):
-        return rest
-    if kind == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)[:-2]
-        return data
-    if kind == b"*":
-        return [_resp(f) for _ in range(int(rest))]
-    raise ValueError(line)
+# the engines' starter lives in the harness (test_sessions_everywhere.py uses it too)
+Engine = H.StoreEngine
 
 
 def _need(path, what):
