@@ -32,6 +32,7 @@ import harness as H
 from harness import cgi_env
 from conftest import _track
 from test_realms import two_vhosts
+import test_browser
 
 ADMIN = "/admin/sessions"
 LOGOUT = "/nomis-sso/logout"
@@ -478,3 +479,87 @@ def test_refresh_without_a_role_takes_effect_on_the_next_request(httpd_factory, 
     assert r.status_code == 403, h.explain(r, "the refreshed token lacks ALLOC_MGR")
     r = on(b, h)
     assert r.status_code == 200 and cgi_env(r.text)["NOMIS_SSO_ROLES"] == "", h.explain(r)
+
+
+# ---------------------------------------------------------------------------
+# Chromium: the administrators' page and "Sign out of all devices"
+# ---------------------------------------------------------------------------
+ARTIFACTS = os.path.join(H.HERE, "artifacts")
+
+
+@pytest.fixture
+def chrome():
+    """test_browser.py's headless Chromium (its fixture, not a copy)."""
+    yield from test_browser.chrome.__wrapped__()
+
+
+def chrome_sign_in(chrome, site, devauth, user, path=ENV):
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.get(site.url(path))
+    WebDriverWait(chrome, 20).until(EC.presence_of_element_located((By.ID, "username")))
+    chrome.find_element(By.ID, "username").send_keys(user)
+    chrome.find_element(By.ID, "password").send_keys(H.PASSWORD)
+    chrome.find_element(By.ID, "submit").click()
+
+    def shows_env(d):
+        try:
+            return "REMOTE_USER=" + user in d.find_element(By.TAG_NAME, "body").text
+        except WebDriverException:
+            return False
+    WebDriverWait(chrome, 20).until(shows_env)
+
+
+def test_admin_page_and_sign_out_of_all_devices_with_chromium(chrome, httpd_factory,
+                                                              devauth):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    h = make_host(httpd_factory, devauth)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    # a page elsewhere (another origin) linking to "Sign out of all devices"
+    H.write_file(os.path.join(h.dir, "htdocs", "elsewhere.html"),
+                 '<!DOCTYPE html><title>elsewhere</title><a id="all" href="%s">all</a>\n'
+                 % h.url(LOGOUT + "?scope=all"))
+    others = [signin(h, devauth, "ALLOC_SPO") for _ in range(2)]
+    admins = [signin(h, devauth, "ALLOC_ADMIN") for _ in range(2)]
+    wait = WebDriverWait(chrome, 20)
+    chrome.set_window_size(1280, 900)
+    chrome_sign_in(chrome, h, devauth, "ALLOC_ADMIN")
+    # the page: look a user up, end one of their sessions
+    chrome.get(h.url(ADMIN))
+    assert chrome.title == "Sessions", chrome.title
+    box = chrome.find_element(By.ID, "user")
+    assert chrome.find_element(By.CSS_SELECTOR, 'label[for="user"]').text == "Username"
+    box.send_keys("ALLOC_SPO")
+    chrome.find_element(By.ID, "show").click()
+    wait.until(EC.presence_of_element_located((By.ID, "sessions")))
+    rows = chrome.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
+    assert len(rows) == 2, chrome.page_source
+    chrome.save_screenshot(os.path.join(ARTIFACTS, "sessions-admin.png"))
+    first = rows[0].find_element(By.TAG_NAME, "button")
+    first.click()
+    wait.until(EC.presence_of_element_located((By.ID, "result")))
+    assert "Ended 1 session(s) of ALLOC_SPO." in chrome.find_element(By.ID, "result").text
+    chrome.save_screenshot(os.path.join(ARTIFACTS, "sessions-admin-ended.png"))
+    assert len(chrome.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 1
+    assert sorted(on(b, h).status_code for b in others) == [200, 302]
+    # "Sign out of all devices" from a link on another origin: asked first
+    chrome.get(h.url("/elsewhere.html").replace("127.0.0.1", "localhost"))
+    chrome.find_element(By.ID, "all").click()
+    wait.until(EC.presence_of_element_located((By.ID, "sign-out-all")))
+    assert chrome.title == "Sign out of all devices", chrome.title
+    chrome.save_screenshot(os.path.join(ARTIFACTS, "sign-out-all-devices.png"))
+    for b in admins:
+        assert_alive(b, h, "before the confirmation")
+    chrome.find_element(By.ID, "sign-out-all").click()
+    wait.until(lambda d: not d.current_url.startswith(h.base + LOGOUT))
+    for b in admins:
+        assert_ended(b, h, devauth, "after Sign out of all devices in Chromium")
+    assert sorted(on(b, h).status_code for b in others) == [200, 302]
+    chrome.get(h.url(ADMIN))
+    assert chrome.current_url.startswith(devauth.auth_url + "/"), chrome.current_url
