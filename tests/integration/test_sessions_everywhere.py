@@ -22,6 +22,7 @@ import html
 import json
 import os
 import re
+import shutil
 import threading
 import time
 
@@ -84,15 +85,17 @@ class Audit:
 
 def make_host(make, devauth, store="", mpm="event", mpm_conf=None, nsso_extra=""):
     """A started httpd with the sessions page, metrics and an audit log."""
-    tmp = H.make_tree("nsso-audit-")
-    os.chmod(tmp, 0o777)
+    h = make(start=False, mpm=mpm, mpm_conf=mpm_conf, nsso_conf="")
     conf = H.nsso_directives(devauth.auth_url, extra="NomisSSOAuditLog %s/audit.log\n%s\n%s"
-                             % (tmp, store, nsso_extra))
-    h = make(start=False, mpm=mpm, mpm_conf=mpm_conf, nsso_conf=conf)
+                             % (h.dir, store, nsso_extra))
+    if "socache:redis" in store:
+        conf = "LoadModule socache_redis_module %s/mod_socache_redis.so\nRedisTimeout 2\n" \
+               % H.MODDIR + conf
+    h.params["nsso_conf"] = conf
     h.params["extra"] = site_extra(h)
     h.write_conf()
     h.start()
-    h.audit = Audit(os.path.join(tmp, "audit.log"))
+    h.audit = Audit(os.path.join(h.dir, "audit.log"))
     return h
 
 
@@ -188,17 +191,22 @@ def redis_engine():
     e.stop()
 
 
-@pytest.fixture(params=["redis", "shm"])
+@pytest.fixture(params=["redis", "socache", "shm"])
 def two_servers(request, httpd_factory, devauth):
-    """(site A, site B, [audits]) sharing one session store."""
-    if request.param == "redis":
+    """(site A, site B, [audits]) sharing one session store: two httpds on the
+    module's redis:// client or on socache:redis, or two virtual hosts of one
+    httpd on shm."""
+    if request.param in ("redis", "socache"):
         engine = request.getfixturevalue("redis_engine")
-        store = "NomisSSOSessionStore redis://127.0.0.1:%d/0" % engine.port
+        if request.param == "redis":
+            store = "NomisSSOSessionStore redis://127.0.0.1:%d/0" % engine.port
+        else:
+            store = "NomisSSOSessionStore socache:redis:127.0.0.1:%d" % engine.port
         a = make_host(httpd_factory, devauth, store)
         b = make_host(httpd_factory, devauth, store)
         return Site(a.base, a), Site(b.base, b), [a.audit, b.audit]
     tmp = H.make_tree("nsso-audit-")
-    os.chmod(tmp, 0o777)
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     audit = "NomisSSOAuditLog %s/audit.log" % tmp
     h, va, vb = two_vhosts(httpd_factory, devauth, devauth, extra_a=audit, extra_b=audit)
     h.params["extra"] += site_extra(h)
