@@ -113,7 +113,8 @@ apr_status_t nsso_index_decode(apr_pool_t *p, const char *data, apr_size_t len,
     if (strncmp(text, INDEX_VERSION "\n", sizeof(INDEX_VERSION)) || text[len - 1] != '\n')
         return APR_EINVAL;
     line = text + sizeof(INDEX_VERSION);
-    nl = strchr(line, '\n');
+    if (!(nl = strchr(line, '\n')))
+        return APR_EINVAL;     /* the version line alone: no user */
     *nl = '\0';
     if (!*line || strlen(line) > INDEX_USER_MAX || !text_ok(line))
         return APR_EINVAL;

@@ -63,6 +63,7 @@ static void test_decode_strict(void **state)
 {
     static const char *bad[] = {
         "",
+        "nssoix1\n",
         "nssoix2\nALICE\n",
         "nssoix1\n\n",
         "nssoix1\nALICE",
