@@ -12,6 +12,7 @@
 #include "password.h"
 #include "runtime.h"
 #include "scrape.h"
+#include "sessions.h"
 
 #include <http_request.h>
 #include <http_protocol.h>
@@ -51,6 +52,7 @@ static void nsso_register_hooks(apr_pool_t *p)
     ap_hook_child_init(nsso_metrics_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(nsso_quick_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(nsso_scrape_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(nsso_sessions_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(nsso_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_post_read_request(nsso_expose_early, NULL, NULL, APR_HOOK_REALLY_FIRST);

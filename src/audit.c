@@ -171,6 +171,10 @@ char *nsso_audit_line(request_rec *r, const nsso_audit_entry_t *e, apr_time_t no
         set(o, r->pool, "rule", e->rule, FIELD_MAX);
     if (e->reason)
         set(o, r->pool, "reason", e->reason, FIELD_MAX);
+    if (e->target)
+        set(o, r->pool, "target", e->target, FIELD_MAX);
+    if (e->target && e->count >= 0)
+        json_object_set_new(o, "count", json_integer(e->count));
     set(o, r->pool, "session", e->session_id, SESSION_PREFIX);
     set(o, r->pool, "requestId", request_id(r), FIELD_MAX);
     text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

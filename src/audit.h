@@ -23,6 +23,8 @@ typedef struct {
     const char *session_id;        /* only its first 6 characters are written */
     const char *reason;            /* why a sign-in, refresh or bearer token failed */
     const char *rule;              /* the Require line that denied */
+    const char *target;            /* whose sessions were ended (sessions-ended) */
+    int count;                     /* how many were ended; < 0: not written */
 } nsso_audit_entry_t;
 
 /* The line for e as written (no newline); NULL when nothing can be written. */

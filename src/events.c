@@ -15,10 +15,11 @@ static const char *const audit_names[] = {
     [NSSO_EV_REVOKED] = "revoked",
     [NSSO_EV_BEARER_ACCEPTED] = NULL,
     [NSSO_EV_BEARER_REFUSED] = "bearer-refused",
+    [NSSO_EV_SESSIONS_ENDED] = "sessions-ended",
 };
 
 /* Count ev; its reason's label for the audit line (NULL: none). */
-static const char *count(nsso_event_t ev, int reason)
+static const char *count(nsso_event_t ev, int reason, int n)
 {
     switch (ev) {
     case NSSO_EV_SIGN_IN:
@@ -45,6 +46,9 @@ static const char *count(nsso_event_t ev, int reason)
     case NSSO_EV_BEARER_REFUSED:
         nsso_metrics_bearer((nsso_bearer_result_t)reason);
         return nsso_bearer_result_name((nsso_bearer_result_t)reason);
+    case NSSO_EV_SESSIONS_ENDED:
+        nsso_metrics_sessions_ended(reason != 0, n);
+        return reason ? "administrator" : "all-devices";
     case NSSO_EV_EXPIRED:
     case NSSO_EV_REVOKED:
         break;
@@ -56,7 +60,7 @@ void nsso_event(request_rec *r, nsso_event_t ev, const nsso_event_info_t *info)
 {
     nsso_audit_entry_t e = { 0 };
 
-    e.reason = count(ev, info->reason);
+    e.reason = count(ev, info->reason, info->count);
     if ((unsigned)ev >= sizeof(audit_names) / sizeof(audit_names[0]) || !audit_names[ev])
         return;
     e.event = audit_names[ev];
@@ -64,5 +68,7 @@ void nsso_event(request_rec *r, nsso_event_t ev, const nsso_event_info_t *info)
     e.user = info->user;
     e.session_id = info->session_id;
     e.rule = info->rule;
+    e.target = info->target;
+    e.count = ev == NSSO_EV_SESSIONS_ENDED ? info->count : -1;
     nsso_audit_write(r, &e);
 }

@@ -5,7 +5,11 @@
  * cookie and sends the browser to HMPPS Auth's sign-out with a return URL
  * on this site or allowed by NomisSSORedirectURLsAllowed. Any other GET
  * with a session gets a confirmation page whose form carries a token (a MAC
- * of the session id) that a page elsewhere cannot read. */
+ * of the session id) that a page elsewhere cannot read.
+ *
+ * scope=all (query or form), under the same rules: "Sign out of all
+ * devices" ends every session of the user in this realm, on every server
+ * sharing the session store (user_sessions.h), then this one as above. */
 #include "logout.h"
 #include "cookie.h"
 #include "crypto.h"
@@ -15,6 +19,7 @@
 #include "request.h"
 #include "respond.h"
 #include "session.h"
+#include "user_sessions.h"
 #include "util.h"
 
 #include <http_protocol.h>
@@ -64,19 +69,47 @@ static const char *logout_token(request_rec *r, const nsso_srv_conf *c, const ch
 /* A GET the browser does not vouch for must not sign anyone out: ask first.
  * No form-action 'self': the confirmed POST is redirected on to HMPPS Auth. */
 static int confirm_logout(request_rec *r, const nsso_srv_conf *c, const char *id,
-                          const char *requested)
+                          const char *requested, int all)
 {
     const char *ret = requested
         ? apr_pstrcat(r->pool, "<input type=\"hidden\" name=\"return\" value=\"",
                       ap_escape_html(r->pool, requested), "\">\n", NULL)
         : "";
+    /* asked for all: that is the one button; else both, this device first */
+    const char *buttons = all
+        ? "<input type=\"hidden\" name=\"scope\" value=\"all\">\n"
+          "<button type=\"submit\" id=\"sign-out-all\">Sign out of all devices</button>\n"
+        : "<button type=\"submit\" id=\"sign-out\">Sign out</button>\n"
+          "<button type=\"submit\" id=\"sign-out-all\" name=\"scope\" value=\"all\">"
+          "Sign out of all devices</button>\n";
 
-    return nsso_page_send(r, HTTP_OK, "Sign out", apr_pstrcat(r->pool,
-        "<h1>Sign out?</h1>\n<form method=\"post\" action=\"",
+    return nsso_page_send(r, HTTP_OK, all ? "Sign out of all devices" : "Sign out",
+        apr_pstrcat(r->pool, all ? "<h1>Sign out of all devices?</h1>\n"
+                                 "<p>Every session you have on this service ends, on every "
+                                 "computer and browser.</p>\n" : "<h1>Sign out?</h1>\n",
+        "<form method=\"post\" action=\"",
         ap_escape_html(r->pool, nsso_conf_logout_uri(c)), "\">\n"
         "<input type=\"hidden\" name=\"token\" value=\"", logout_token(r, c, id), "\">\n",
-        ret, "<button type=\"submit\" id=\"sign-out\">Sign out</button>\n</form>\n"
+        ret, buttons, "</form>\n"
         "<p><a href=\"/\">Stay signed in</a></p>\n", NULL), NSSO_PAGE_FORM);
+}
+
+/* 1 when scope is exactly "all". */
+static int scope_all(const char *scope)
+{
+    return scope && !strcmp(scope, "all");
+}
+
+/* Every session of the session's user in this realm ends (this one too). */
+static void sign_out_everywhere(request_rec *r, const nsso_srv_conf *c, const char *id,
+                                const nsso_session_t *s)
+{
+    int ended = 0;
+
+    if (!s || s->client_credentials)
+        return;
+    nsso_req_of(r)->session_id = id;
+    nsso_user_sessions_end(r, c, s->user, NULL, NSSO_ENDED_BY_USER, s, &ended);
 }
 
 /* 1 if the browser says a GET came from this origin (the service's own
@@ -98,7 +131,7 @@ int nsso_logout_handle(request_rec *r, const nsso_srv_conf *c)
         nsso_req_cookies(r);
     const char *id = nsso_cookie_get(cookies, nsso_conf_cookie_name(c), NULL);
     const char *requested = NULL, *target;
-    int dup = 0;
+    int dup = 0, all;
 
     if (id && !nsso_session_id_ok(id))
         id = NULL;
@@ -106,6 +139,7 @@ int nsso_logout_handle(request_rec *r, const nsso_srv_conf *c)
         apr_table_t *form = nsso_read_form(r);
         const char *token = apr_table_get(form, "token");
         requested = apr_table_get(form, "return");
+        all = scope_all(apr_table_get(form, "scope"));
         if (id && (!token || !nsso_ct_streq(token, logout_token(r, c, id)))) {
             ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                           NSSO_LOGNO(0400) "sign-out refused: missing or wrong form token");
@@ -116,8 +150,9 @@ int nsso_logout_handle(request_rec *r, const nsso_srv_conf *c)
         requested = r->args ? nsso_query_param(r->pool, r->args, "return", &dup) : NULL;
         if (dup)
             requested = NULL;
+        all = r->args && scope_all(nsso_query_param(r->pool, r->args, "scope", &dup)) && !dup;
         if (id && !logout_get_trusted(r))
-            return confirm_logout(r, c, id, requested);
+            return confirm_logout(r, c, id, requested, all);
     }
     target = post_logout_target(r, c, requested);
     if (!target) {
@@ -130,8 +165,10 @@ int nsso_logout_handle(request_rec *r, const nsso_srv_conf *c)
     }
     if (id) {
         /* who signs out, for the audit log: read before it goes */
-        nsso_event(r, NSSO_EV_SIGN_OUT, &(nsso_event_info_t){
-            .session = nsso_session_peek(r, c), .session_id = id });
+        const nsso_session_t *s = nsso_session_peek(r, c);
+        nsso_event(r, NSSO_EV_SIGN_OUT, &(nsso_event_info_t){ .session = s, .session_id = id });
+        if (all)
+            sign_out_everywhere(r, c, id, s);
         nsso_session_delete(r, c, id);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0402) "signed out session %s",
                       nsso_redact(r->pool, id));

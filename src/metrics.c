@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define METRICS_USERDATA_KEY "mod_nomis_sso:metrics"
-#define METRICS_MAGIC 0x6e736d31u /* "nsm1": bump when the block layout changes */
+#define METRICS_MAGIC 0x6e736d32u /* "nsm2": bump when the block layout changes */
 
 /* Calls to HMPPS Auth, by what they ask for. */
 typedef enum { EP_TOKEN, EP_JWKS, EP_USER, EP_CASELOADS, EP_VERIFY, EP_PING, EP_OTHER, EP_N } endpoint_t;
@@ -155,6 +155,15 @@ void nsso_metrics_count(nsso_counter_t m)
 
     if (c && (unsigned)m < NSSO_M_N)
         add(&c->counters[m], 1);
+}
+
+void nsso_metrics_sessions_ended(int admin, int n)
+{
+    counts_t *c = my_counts();
+
+    if (c && n > 0)
+        add(&c->counters[admin ? NSSO_M_ENDED_BY_ADMIN : NSSO_M_ENDED_BY_USER],
+            (apr_uint64_t)n);
 }
 
 void nsso_metrics_sign_in_failed(nsso_fail_reason_t why)
@@ -425,6 +434,16 @@ char *nsso_metrics_render(apr_pool_t *p, const nsso_store_stats_t *st)
     value(&t, "nomis_sso_denials_total", NULL, c.counters[NSSO_M_DENIALS]);
     head(&t, "nomis_sso_sign_outs_total", "counter", "Sign-outs of a session");
     value(&t, "nomis_sso_sign_outs_total", NULL, c.counters[NSSO_M_SIGN_OUTS]);
+    head(&t, "nomis_sso_sessions_ended_total", "counter", "Sessions ended from another "
+         "session, by who asked");
+    value(&t, "nomis_sso_sessions_ended_total", "by=\"user\"",
+          c.counters[NSSO_M_ENDED_BY_USER]);
+    value(&t, "nomis_sso_sessions_ended_total", "by=\"admin\"",
+          c.counters[NSSO_M_ENDED_BY_ADMIN]);
+    head(&t, "nomis_sso_session_index_evictions_total", "counter", "Sessions ended because "
+         "their user had more than the index holds");
+    value(&t, "nomis_sso_session_index_evictions_total", NULL,
+          c.counters[NSSO_M_INDEX_EVICTIONS]);
     head(&t, "nomis_sso_refreshes_total", "counter", "Access token refreshes, by result");
     labelled(&t, "nomis_sso_refreshes_total", "result", refresh_names, c.refreshes,
              NSSO_REFRESH_N);

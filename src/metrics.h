@@ -42,6 +42,9 @@ typedef enum {
     NSSO_M_STORE_UNAVAILABLE,   /* requests answered 503: the store could not answer */
     NSSO_M_STORE_FAILOVERS,     /* the Redis primary found gone or demoted */
     NSSO_M_STORE_REPLICA_SHORT, /* new sessions fewer replicas acknowledged than asked */
+    NSSO_M_ENDED_BY_USER,     /* sessions ended by "sign out of all devices" */
+    NSSO_M_ENDED_BY_ADMIN,    /* sessions ended at the nomis-sso-sessions page */
+    NSSO_M_INDEX_EVICTIONS,   /* sessions ended: more than a user's index holds */
     NSSO_M_N
 } nsso_counter_t;
 
@@ -55,6 +58,8 @@ void nsso_metrics_count(nsso_counter_t m);
 void nsso_metrics_sign_in_failed(nsso_fail_reason_t why);
 void nsso_metrics_refresh(nsso_refresh_result_t res);
 void nsso_metrics_bearer(nsso_bearer_result_t res);
+/* n sessions ended elsewhere, by an administrator (admin 1) or the user. */
+void nsso_metrics_sessions_ended(int admin, int n);
 
 /* Create (or keep, across graceful restarts) the segment: one block per
  * child slot the MPM may use. Also installs the HTTP observer that counts

@@ -26,6 +26,7 @@
 #include "respond.h"
 #include "runtime.h"
 #include "bearer.h"
+#include "user_sessions.h"
 #include "util.h"
 
 #include <http_protocol.h>
@@ -311,6 +312,7 @@ static int create_session(request_rec *r, const nsso_srv_conf *c,
     /* no fixation: whatever session the browser had before is ended */
     if (old && nsso_session_id_ok(old))
         nsso_session_delete(r, c, old);
+    nsso_user_sessions_register(r, c, id, s);
     nsso_add_cookie(r, c, nsso_conf_cookie_name(c), id, -1, nsso_conf_samesite(c));
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0311) "signed in %s (auth source %s), session %s",
                   s->user, s->auth_source ? s->auth_source : "-",

@@ -528,6 +528,7 @@ class Handler(BaseHTTPRequestHandler):
         TEST + "/mint": {"POST": (None, "t_mint")},
         TEST + "/users": {"GET": (None, "t_users")},
         TEST + "/revoke": {"POST": (None, "t_revoke")},
+        TEST + "/roles": {"POST": (None, "t_roles")},
     }
 
     @property
@@ -1227,6 +1228,20 @@ class Handler(BaseHTTPRequestHandler):
         if b.get("jti"):
             n += self.st.revoke_jti(str(b["jti"]))
         self.send_json(200, {"revoked": n})
+
+    def t_roles(self):
+        """A seeded user's roles from now on (tokens issued later, refreshes too)."""
+        b = self.hook_body()
+        if b is None:
+            return
+        user = self.cfg.users.get(str(b.get("username", "")).upper())
+        roles = b.get("roles")
+        if user is None or not isinstance(roles, list) \
+                or not all(isinstance(r, str) for r in roles):
+            return self.send_json(400, {"error": "needs a seeded username and a list of roles"})
+        with self.st.lock:
+            user["roles"] = list(roles)
+        self.send_json(200, {"username": user["username"], "roles": user["roles"]})
 
     def t_mint(self):
         b = self.hook_body()

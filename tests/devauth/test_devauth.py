@@ -563,6 +563,25 @@ def test_mint(base, root):
     assert cc["auth_source"] == "none" and "user_name" not in cc
 
 
+def test_roles_hook(base, root):
+    """A user's roles changed: tokens issued afterwards, a refresh too, carry them."""
+    before = password_grant(base, "DELIUS_SPO")
+    assert verify_rs256(base, before["access_token"])["authorities"] == ["ROLE_PROBATION"]
+    try:
+        out = hook(root, "roles", {"username": "delius_spo", "roles": ["GLOBAL_SEARCH"]})
+        assert out == {"username": "DELIUS_SPO", "roles": ["GLOBAL_SEARCH"]}
+        r = token(base, grant_type="refresh_token", refresh_token=before["refresh_token"])
+        assert r.status_code == 200, r.text
+        assert verify_rs256(base, r.json()["access_token"])["authorities"] == \
+            ["ROLE_GLOBAL_SEARCH"]
+        for bad in ({"username": "NOBODY", "roles": []}, {"username": "DELIUS_SPO"},
+                    {"username": "DELIUS_SPO", "roles": [1]}):
+            r = requests.post(root + "/__test__/roles", json=bad, timeout=5)
+            assert r.status_code == 400, (bad, r.text)
+    finally:
+        hook(root, "roles", {"username": "DELIUS_SPO", "roles": ["PROBATION"]})
+
+
 def test_users_hook(root):
     users = requests.get(root + "/__test__/users", timeout=5).json()
     by = {u["username"]: u for u in users}

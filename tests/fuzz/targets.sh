@@ -5,7 +5,7 @@
 # HMPPS Auth a few KB).
 NSSO_FUZZ_TARGETS="cookie redirect util state state_plain crypto_open \
 jwt_verify jwt_signed jwt_claims jwks token_response caseload session directive \
-discovery"
+discovery session_index"
 
 nsso_fuzz_max_len() {
     case $1 in
@@ -14,7 +14,7 @@ nsso_fuzz_max_len() {
     jwt_verify) echo 16500 ;;
     jwt_signed) echo 8192 ;;      # payload; the token is ~4/3 of it
     jwt_claims) echo 12800 ;;     # payload; long ones cross the 16384 limit
-    jwks|token_response|session|discovery) echo 16384 ;;
+    jwks|token_response|session|discovery|session_index) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }

@@ -293,6 +293,9 @@ class DevAuth:
     def mint(self, **kw):
         return self._post("/mint", kw)
 
+    def set_roles(self, username, roles):
+        return self._post("/roles", {"username": username, "roles": roles})
+
     def revoke(self, **kw):
         return self._post("/revoke", kw)
 
@@ -751,3 +754,4 @@ def private_resolv_conf(path):
 
 def debug(*args):
     sys.stderr.write(" ".join(str(a) for a in args) + "\n")
+

@@ -131,7 +131,17 @@ static const char trailer[] =
     "# NOMIS_SSO_ROLES (e.g. ALLOC_MGR,POM), NOMIS_SSO_CASELOAD, NOMIS_SSO_CASELOADS,\n"
     "# NOMIS_SSO_USER_ID, NOMIS_SSO_USER_UUID, NOMIS_SSO_EXPIRES, and for a client's\n"
     "# own token NOMIS_SSO_CLIENT_CREDENTIALS and NOMIS_SSO_ON_BEHALF_OF; proxied\n"
-    "# applications the same as X-Nomis-* headers (docs/directives.md).\n";
+    "# applications the same as X-Nomis-* headers (docs/directives.md).\n"
+    "#\n"
+    "# Administrators can list a member of staff's sessions on every server and\n"
+    "# end one or all of them (docs/operations.md, Signing out everywhere); staff\n"
+    "# themselves use NomisSSOLogoutURI?scope=all (\"Sign out of all devices\"):\n"
+    "#\n"
+    "#<Location /admin/sessions>\n"
+    "#    SetHandler nomis-sso-sessions\n"
+    "#    AuthType nomis-sso\n"
+    "#    Require nomis-role MOIC_ADMIN\n"
+    "#</Location>\n";
 
 static const example *example_of(const char *name)
 {
