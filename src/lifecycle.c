@@ -141,9 +141,12 @@ apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
     return session_write(r, c, id, s, 0);
 }
 
-void nsso_session_delete(request_rec *r, const nsso_srv_conf *c, const char *id)
+apr_status_t nsso_session_delete(request_rec *r, const nsso_srv_conf *c, const char *id)
 {
-    nsso_store_del(nsso_runtime_store(), nsso_session_key(r->pool, c->realm, id));
+    apr_status_t rv = nsso_store_del(nsso_runtime_store(),
+                                     nsso_session_key(r->pool, c->realm, id));
+
+    return rv == APR_SUCCESS || rv == APR_NOTFOUND ? APR_SUCCESS : NSSO_UNAVAILABLE;
 }
 
 /* The stored session under id: APR_SUCCESS (*out), APR_NOTFOUND (none, or

@@ -48,6 +48,8 @@ nsso_session_t *nsso_session_peek(request_rec *r, const nsso_srv_conf *c);
 apr_status_t nsso_session_save(request_rec *r, const nsso_srv_conf *c,
                                const char *id, const nsso_session_t *s);
 
-void nsso_session_delete(request_rec *r, const nsso_srv_conf *c, const char *id);
+/* Delete the session under id: APR_SUCCESS (gone, or was not there) or
+ * NSSO_UNAVAILABLE (the store could not be asked: it may still be there). */
+apr_status_t nsso_session_delete(request_rec *r, const nsso_srv_conf *c, const char *id);
 
 #endif

@@ -100,16 +100,19 @@ static int scope_all(const char *scope)
     return scope && !strcmp(scope, "all");
 }
 
-/* Every session of the session's user in this realm ends (this one too). */
-static void sign_out_everywhere(request_rec *r, const nsso_srv_conf *c, const char *id,
-                                const nsso_session_t *s)
+/* Every session of the session's user in this realm ends (this one too):
+ * APR_SUCCESS or NSSO_UNAVAILABLE (the store). */
+static apr_status_t sign_out_everywhere(request_rec *r, const nsso_srv_conf *c, const char *id,
+                                        const nsso_session_t *s)
 {
     int ended = 0;
+    apr_status_t rv;
 
     if (!s || s->client_credentials)
-        return;
+        return APR_SUCCESS;
     nsso_req_of(r)->session_id = id;
-    nsso_user_sessions_end(r, c, s->user, NULL, NSSO_ENDED_BY_USER, s, &ended);
+    rv = nsso_user_sessions_end(r, c, s->user, NULL, NSSO_ENDED_BY_USER, s, &ended);
+    return rv == NSSO_UNAVAILABLE ? rv : APR_SUCCESS;
 }
 
 /* 1 if the browser says a GET came from this origin (the service's own
@@ -166,10 +169,12 @@ int nsso_logout_handle(request_rec *r, const nsso_srv_conf *c)
     if (id) {
         /* who signs out, for the audit log: read before it goes */
         const nsso_session_t *s = nsso_session_peek(r, c);
+        /* a store that cannot delete it: the session lives on, so say so
+         * (503) and keep the cookie, for the member of staff to try again */
+        if ((all && sign_out_everywhere(r, c, id, s) != APR_SUCCESS)
+            || nsso_session_delete(r, c, id) != APR_SUCCESS)
+            return nsso_store_down_page(r);
         nsso_event(r, NSSO_EV_SIGN_OUT, &(nsso_event_info_t){ .session = s, .session_id = id });
-        if (all)
-            sign_out_everywhere(r, c, id, s);
-        nsso_session_delete(r, c, id);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NSSO_LOGNO(0402) "signed out session %s",
                       nsso_redact(r->pool, id));
     }
