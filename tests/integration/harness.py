@@ -803,3 +803,42 @@ def cgi_env(text):
 
 def debug(*args):
     sys.stderr.write(" ".join(str(a) for a in args) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# headless Chromium (Debian's chromium + chromedriver, through selenium)
+# ---------------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def chromium_available():
+    return all(os.access(p, os.X_OK) for p in (CHROMIUM, CHROMEDRIVER))
+
+
+def chromium(extra_args=(), javascript=True, width=1200, height=900):
+    """A new headless Chromium with a profile of its own: (driver, cleanup).
+    javascript=False turns scripts off for the pages (selenium's own
+    execute_script still runs); width x height is the window in CSS px."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    profile = tempfile.mkdtemp(prefix="nsso-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--user-data-dir=" + profile,
+                "--window-size=%d,%d" % (width, height)) + tuple(extra_args):
+        opts.add_argument(arg)
+    if not javascript:
+        opts.add_experimental_option("prefs", {
+            "profile.managed_default_content_settings.javascript": 2})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(30)
+
+    def cleanup():
+        try:
+            driver.quit()
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+    return driver, cleanup
