@@ -47,8 +47,6 @@ def demo():
                NSSO_DEMO_DIR=rundir, NSSO_DEMO_PORT=str(ports[0]),
                NSSO_DEMO_AUTH_PORT=str(ports[1]), NSSO_DEMO_APP_PORT=str(ports[2]),
                NSSO_DEMO_API_PORT=str(ports[3]))
-    if os.environ.get("NSSO_HTTPD_PRELOAD"):
-        env["LD_PRELOAD"] = os.environ["NSSO_HTTPD_PRELOAD"]
     p = subprocess.run([DEMO], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120)
     try:
