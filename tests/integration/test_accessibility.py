@@ -1,6 +1,8 @@
 """The module's own pages are usable by every member of staff: sign-in failed,
-sign-in cancelled, sign-in service unavailable, access denied, the sign-out
-confirmation and the password-fallback form (and its error state), each
+sign-in cancelled, sign-in service unavailable, access denied, the session
+store unavailable, the sign-out confirmation, sign-out not confirmed, a
+sign-out address refused and the password-fallback form (and its error
+state), each
 reached in headless Chromium the way a person reaches it, then
 
 * checked with axe-core (from npm, into a cache directory: NSSO_AXE_DIR,
@@ -30,6 +32,7 @@ ARTIFACTS = os.path.join(H.HERE, "artifacts")
 
 DENIED_CONF = """
 Alias /manager/ "{dir}/htdocs/protected/"
+Alias /store-down/ "{dir}/htdocs/protected/"
 <Location /manager/>
     AuthType nomis-sso
     Require nomis-role ALLOC_MGR
@@ -85,9 +88,22 @@ def nojs():
         cleanup()
 
 
+# a same-origin page whose sign-out form carries a wrong token (a forged one)
+FORGED_SIGN_OUT = """<!DOCTYPE html><html lang="en"><head><title>forged</title></head>
+<body><main><h1>forged</h1><form method="post" action="/nomis-sso/logout">
+<input type="hidden" name="token" value="forged">
+<button id="forged" type="submit">Sign out</button></form></main></body></html>
+"""
+
+
+def _pages_site(h):
+    H.write_file(os.path.join(h.dir, "htdocs", "forged-sign-out.html"), FORGED_SIGN_OUT)
+    return DENIED_CONF.format(dir=h.dir)
+
+
 @pytest.fixture(scope="module")
 def pages_httpd(module_httpd_factory):
-    return module_httpd_factory(extra=lambda h: DENIED_CONF.format(dir=h.dir))
+    return module_httpd_factory(extra=_pages_site)
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +259,45 @@ def test_logout_confirmation_page(chrome, axe, site, devauth):
     chrome.find_element(By.ID, "go").click()
     wait_for(chrome, h1_is("Sign out?"))
     check_page(chrome, axe, "logout-confirmation", "Sign out?")
+
+
+def test_sign_out_not_confirmed_page(chrome, axe, site, devauth):
+    from selenium.webdriver.common.by import By
+    devauth_sign_in(chrome, devauth, site, "/protected/page.html", "ALLOC_SPO")
+    wait_for(chrome, lambda d: d.find_element(By.ID, "secret"))
+    chrome.get(site.url("/forged-sign-out.html"))
+    chrome.find_element(By.ID, "forged").click()
+    wait_for(chrome, h1_is("Sign-out not confirmed"))
+    check_page(chrome, axe, "sign-out-not-confirmed", "Sign-out not confirmed")
+
+
+def test_sign_out_address_refused_page(chrome, axe, site):
+    chrome.get(site.url("/nomis-sso/logout?return=https://elsewhere.example/"))
+    wait_for(chrome, h1_is("Sign-out address refused"))
+    check_page(chrome, axe, "sign-out-address-refused", "Sign-out address refused")
+
+
+def test_store_down_page(chrome, axe, httpd_factory, devauth):
+    """The session store (redis, through socache) gone after sign-in: 503."""
+    import test_shared_store as SS
+    from selenium.webdriver.common.by import By
+    SS._need(SS.REDIS, "redis")
+    engine = SS.Engine("redis").start()
+    try:
+        load = "LoadModule socache_redis_module %s/mod_socache_redis.so\nRedisTimeout 2\n" \
+            % H.MODDIR
+        h = httpd_factory(nsso_conf=load + H.nsso_directives(
+            devauth.auth_url, extra="NomisSSOSessionStore socache:redis:127.0.0.1:%d"
+            % engine.port))
+        devauth_sign_in(chrome, devauth, h, "/protected/page.html", "ALLOC_SPO")
+        wait_for(chrome, lambda d: d.find_element(By.ID, "secret"))
+        engine.stop()
+        chrome.get(h.url("/protected/page.html"))
+        wait_for(chrome, h1_is("Service temporarily unavailable"))
+        check_page(chrome, axe, "service-temporarily-unavailable",
+                   "Service temporarily unavailable")
+    finally:
+        engine.stop()
 
 
 # ---------------------------------------------------------------------------

@@ -26,8 +26,8 @@ import harness as H
 from backend_ws import frame, read_frame
 
 DEMO_SITE = os.path.join(H.SRCDIR, "tools", "demo-site")
-LIFETIME = 10   # devauth's access token lifetime here
-WINDOW = 6      # NomisSSORefreshBeforeExpiry
+LIFETIME = 14   # devauth's access token lifetime here
+WINDOW = 9      # NomisSSORefreshBeforeExpiry
 
 PROXY_CONF = """
 LoadModule proxy_module {moddir}/mod_proxy.so

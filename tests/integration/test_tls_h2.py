@@ -25,8 +25,8 @@ import harness as H
 
 OPENSSL = "/usr/bin/openssl"
 CURL = "/usr/bin/curl"
-LIFETIME = 8   # access token lifetime of this file's devauth
-WINDOW = 5     # NomisSSORefreshBeforeExpiry
+LIFETIME = 14  # access token lifetime of this file's devauth
+WINDOW = 9     # NomisSSORefreshBeforeExpiry
 
 TLS_CONF = """
 LoadModule socache_shmcb_module {moddir}/mod_socache_shmcb.so
