@@ -196,6 +196,8 @@ def test_sign_in_session_and_sign_out_over_h2_with_curl(site, auth8):
     assert env["REMOTE_USER"] == "ALLOC_SPO" and env["HTTPS"] == "on", env
     assert env["SERVER_PROTOCOL"] == "HTTP/2.0", env
     assert "ALLOC_MGR" in env["NOMIS_SSO_ROLES"], env
+    # HSTS is the sysadmin's to set (mod_headers), never the module's
+    assert r.header("Strict-Transport-Security") is None, r.headers
     # sign-out the service's own link would do (Sec-Fetch-Site same-origin)
     r = curl(site, site.url("/nomis-sso/logout"), cookies={H.COOKIE: sid},
              headers={"Sec-Fetch-Site": "same-origin"})
