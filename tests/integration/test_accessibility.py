@@ -342,6 +342,9 @@ def test_sign_out_confirmation_by_keyboard_without_javascript(nojs, site, devaut
     style = nojs.switch_to.active_element.value_of_css_property("outline-style")
     shadow = nojs.switch_to.active_element.value_of_css_property("box-shadow")
     assert style not in ("none", "") or shadow not in ("none", ""), (style, shadow)
+    assert nojs.switch_to.active_element.value_of_css_property("background-color") in (
+        "rgba(255, 221, 0, 1)", "rgb(255, 221, 0)"), "no yellow focus marker"
+    screenshot(nojs, "logout-confirmation-button-focused")
     keys(nojs, Keys.ENTER)
     wait_for(nojs, lambda d: not d.current_url.startswith(site.url("/nomis-sso/logout")))
     assert H.COOKIE not in {c["name"] for c in nojs.get_cookies()}

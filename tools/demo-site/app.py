@@ -21,6 +21,7 @@ prints "READY <port>" once listening. Debian's python3-flask.
 import argparse
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -40,7 +41,7 @@ nav ul{list-style:none;margin:0;padding:10px 15px;background:#f3f2f1}
 nav li{display:inline-block;margin-right:20px}
 main{padding:20px 15px;max-width:960px}
 a{color:#1d70b8}a:focus{outline:3px solid #fd0;background:#fd0;color:#0b0c0c}
-table{border-collapse:collapse}th,td{text-align:left;padding:4px 12px 4px 0;
+table{border-collapse:collapse}caption{text-align:left;font-weight:700}th,td{text-align:left;padding:4px 12px 4px 0;
 border-bottom:1px solid #b1b4b6}
 </style></head><body>
 <header>HM Prison and Probation Service &middot; Allocation manager (demo)</header>
@@ -105,10 +106,11 @@ def allocations():
         a["prisoner"], a["name"], a["pom"] or "unallocated") for a in data["allocations"])
     body = render_template_string(
         '<p id="api-user">The NOMIS API checked the token of <strong>{{ d.user }}</strong>'
-        ' (valid until <span id="token-exp">{{ d.token_exp }}</span>).</p>'
+        ' (valid until <span id="token-exp" data-exp="{{ d.token_exp }}">{{ until }}</span>).</p>'
         '<table id="allocations"><caption>Prisoners in {{ d.caseload or "no caseload" }}'
         '</caption><tr><th scope="col">Number</th><th scope="col">Name</th>'
-        '<th scope="col">POM</th></tr>{{ rows | safe }}</table>', d=data, rows=rows)
+        '<th scope="col">POM</th></tr>{{ rows | safe }}</table>', d=data, rows=rows,
+        until=time.strftime("%H:%M:%S UTC", time.gmtime(data["token_exp"])))
     return render("Your allocations", body, who)
 
 
