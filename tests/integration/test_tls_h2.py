@@ -5,7 +5,8 @@ and with Chromium; the cookies carry Secure. Many streams on one h2
 connection at once (python3-h2): one session in its refresh window is
 refreshed once, and two users' sessions interleaved on one connection each
 get their own identity. Spoofed X-Nomis-* headers never reach a proxied
-backend over h2 either.
+backend over h2 either, and a WebSocket over h2 (RFC 8441, H2WebSockets on,
+through mod_proxy_wstunnel) needs a session and carries its identity.
 
 The TLS virtual host is the one docs/operations.md shows ("Behind TLS and
 HTTP/2"); the harness's plain-http port stays for its readiness check."""
@@ -34,6 +35,7 @@ LoadModule ssl_module {moddir}/mod_ssl.so
 LoadModule http2_module {moddir}/mod_http2.so
 LoadModule proxy_module {moddir}/mod_proxy.so
 LoadModule proxy_http_module {moddir}/mod_proxy_http.so
+LoadModule proxy_wstunnel_module {moddir}/mod_proxy_wstunnel.so
 SSLSessionCache "shmcb:{dir}/run/ssl_scache(512000)"
 
 Listen 127.0.0.1:{tls}
@@ -43,6 +45,7 @@ Listen 127.0.0.1:{tls}
     SSLCertificateFile    "{pki}/server.pem"
     SSLCertificateKeyFile "{pki}/server.key"
     Protocols h2 http/1.1
+    H2WebSockets on
 </VirtualHost>
 
 ScriptAlias /api/env "{dir}/cgi-bin/env.cgi"
@@ -51,6 +54,7 @@ ScriptAlias /api/env "{dir}/cgi-bin/env.cgi"
     Require valid-user
 </Location>
 ProxyPass /protected/app http://127.0.0.1:{echo}/app
+ProxyPass /protected/live ws://127.0.0.1:{ws}/live
 """
 
 
@@ -106,13 +110,20 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def tls_site(module_httpd_factory, auth8, pki, echo_backend):
+def ws_backend():
+    ws = H.ReadyServer([H.PYTHON, os.path.join(H.HERE, "backend_ws.py"), "--port", "0"]).start()
+    yield ws
+    ws.cleanup()
+
+
+@pytest.fixture(scope="module")
+def tls_site(module_httpd_factory, auth8, pki, echo_backend, ws_backend):
     tls = H.free_port()
     h = module_httpd_factory(
         auth_url=auth8.auth_url,
         nsso_extra="NomisSSOClockSkew 0\nNomisSSORefreshBeforeExpiry %d" % WINDOW,
         extra=lambda h: TLS_CONF.format(moddir=H.MODDIR, dir=h.dir, tls=tls, pki=pki,
-                                        echo=echo_backend.port))
+                                        echo=echo_backend.port, ws=ws_backend.port))
     return Site(h, tls, pki)
 
 
@@ -283,6 +294,92 @@ def h2_many(site, requests_):
         sock.close()
     out = sorted(streams.values(), key=lambda s: s["i"])
     return [(s["status"], s["body"].decode("utf-8", "replace")) for s in out]
+
+
+def ws_messages(buf):
+    """The payloads of the complete WebSocket frames at the start of buf."""
+    import io
+    from backend_ws import read_frame
+    f, out = io.BytesIO(buf), []
+    while True:
+        try:
+            out.append(read_frame(f)[1])
+        except (EOFError, ValueError):
+            return out
+
+
+def h2_websocket(site, path, cookie=None):
+    """A WebSocket over h2 (RFC 8441 extended CONNECT, H2WebSockets on):
+    (status, the backend's first message or None, its echo of "ping")."""
+    import json
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+    from backend_ws import frame
+    ctx = ssl.create_default_context(cafile=os.path.join(site.pki, "ca.pem"))
+    ctx.set_alpn_protocols(["h2"])
+    sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", site.tls), timeout=20),
+                           server_hostname="127.0.0.1")
+    buf, status, ended = b"", None, False
+    try:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        # the server must offer extended CONNECT before a client may use it
+        while conn.remote_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL) != 1:
+            data = sock.recv(65536)
+            assert data, "closed before SETTINGS"
+            conn.receive_data(data)
+            sock.sendall(conn.data_to_send())
+        sid = conn.get_next_available_stream_id()
+        headers = [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"),
+                   (":authority", "127.0.0.1:%d" % site.tls), (":path", path),
+                   ("sec-websocket-version", "13"), ("x-nomis-user", "EVIL")]
+        if cookie:
+            headers.append(("cookie", "%s=%s" % (H.COOKIE, cookie)))
+        conn.send_headers(sid, headers)
+        sock.sendall(conn.data_to_send())
+        sent_ping = False
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not ended:
+            if status == 200 and not sent_ping and ws_messages(buf):
+                conn.send_data(sid, frame(b"ping", mask=os.urandom(4)))
+                sock.sendall(conn.data_to_send())
+                sent_ping = True
+            if sent_ping and len(ws_messages(buf)) >= 2:
+                break
+            data = sock.recv(65536)
+            if not data:
+                break
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid:
+                    status = int(dict(ev.headers)[b":status"])
+                elif isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid:
+                    buf += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+                elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    ended = ended or ev.stream_id == sid
+            sock.sendall(conn.data_to_send())
+    finally:
+        sock.close()
+    if status != 200:
+        return status, None, None
+    msgs = ws_messages(buf)
+    assert len(msgs) == 2, buf
+    return status, json.loads(msgs[0]), msgs[1]
+
+
+def test_websocket_over_h2_keeps_the_identity_check(site, auth8):
+    status, hello, _ = h2_websocket(site, "/protected/live")
+    assert status in (302, 401), "a WebSocket without a session got %s" % status
+    sid = curl_sign_in(site, auth8, "ALLOC_POM")
+    status, hello, echo = h2_websocket(site, "/protected/live", sid)
+    assert status == 200, site.h.log_tail()
+    seen = hello["headers"]
+    assert seen.get("X-Nomis-User") == "ALLOC_POM", seen
+    assert seen.get("X-Nomis-Roles") == "ALLOC_CASE_MGR", seen
+    assert echo == b"echo:ping"
 
 
 def refreshes(auth):
