@@ -13,6 +13,7 @@ reached in headless Chromium the way a person reaches it, then
 
 and the forms are filled and submitted with the keyboard alone (Tab, typing,
 Enter) in a Chromium with JavaScript turned off: nothing needs scripts.
+The demo's allocation manager (tools/demo) is held to the same checks.
 
 The module writes no "signed out" page of its own: sign-out ends at HMPPS
 Auth's sign-out and then the service's NomisSSOPostLogoutURL."""
@@ -351,3 +352,22 @@ def test_sign_out_confirmation_by_keyboard_without_javascript(nojs, site, devaut
     nojs.get(site.url("/protected/page.html"))
     wait_for(nojs, lambda d: d.find_element(By.ID, "username"))
     assert re.match(re.escape(devauth.auth_url) + "/oauth/authorize", nojs.current_url)
+
+
+# ---------------------------------------------------------------------------
+# the demo's application (tools/demo), which staff would see behind the module
+# ---------------------------------------------------------------------------
+import test_demo  # noqa: E402
+
+demo = test_demo.demo  # the fixture: tools/demo running on ports of its own
+
+
+def test_demo_application_pages(chrome, axe, demo):
+    from selenium.webdriver.common.by import By
+    site, auth = demo["site"], demo["auth"]
+    devauth_sign_in(chrome, auth, site, "/allocations/", "ALLOC_SPO")
+    wait_for(chrome, h1_is("Your allocations"))
+    check_page(chrome, axe, "demo-your-allocations", "Your allocations")
+    chrome.find_element(By.ID, "menu-allocate").click()
+    wait_for(chrome, h1_is("Allocate a POM"))
+    check_page(chrome, axe, "demo-allocate", "Allocate a POM")

@@ -41,8 +41,11 @@ nav ul{list-style:none;margin:0;padding:10px 15px;background:#f3f2f1}
 nav li{display:inline-block;margin-right:20px}
 main{padding:20px 15px;max-width:960px}
 a{color:#1d70b8}a:focus{outline:3px solid #fd0;background:#fd0;color:#0b0c0c}
-table{border-collapse:collapse}caption{text-align:left;font-weight:700}th,td{text-align:left;padding:4px 12px 4px 0;
+table{border-collapse:collapse;width:100%;max-width:40em}
+caption{text-align:left;font-weight:700}th,td{text-align:left;padding:4px 12px 4px 0;
 border-bottom:1px solid #b1b4b6}
+h1{line-height:1.15}
+@media (max-width:640px){body{font-size:16px}h1{font-size:27px}th,td{padding-right:6px}}
 </style></head><body>
 <header>HM Prison and Probation Service &middot; Allocation manager (demo)</header>
 <nav aria-label="Menu"><ul id="menu">
