@@ -342,14 +342,20 @@ def h2_websocket(site, path, cookie=None):
         sock.sendall(conn.data_to_send())
         sent_ping = False
         deadline = time.monotonic() + 20
+        sock.settimeout(0.5)
         while time.monotonic() < deadline and not ended:
-            if status == 200 and not sent_ping and ws_messages(buf):
+            # the ping goes once the tunnel is up: mod_http2 may hold the
+            # backend's first message until the client has sent data
+            if status == 200 and not sent_ping:
                 conn.send_data(sid, frame(b"ping", mask=os.urandom(4)))
                 sock.sendall(conn.data_to_send())
                 sent_ping = True
             if sent_ping and len(ws_messages(buf)) >= 2:
                 break
-            data = sock.recv(65536)
+            try:
+                data = sock.recv(65536)
+            except (socket.timeout, TimeoutError):
+                continue
             if not data:
                 break
             for ev in conn.receive_data(data):
