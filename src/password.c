@@ -177,20 +177,24 @@ static int show_form(request_rec *r, const nsso_srv_conf *c, const char *state,
                      const char *username, const char *error, int status)
 {
     apr_pool_t *p = r->pool;
+    /* a screen reader names the error when either field is focused */
+    const char *described = error ? " aria-describedby=\"error\"" : "";
 
     return nsso_page_send(r, status, "Sign in", apr_pstrcat(p,
         "<h1>Sign in with your NOMIS account</h1>\n",
-        error ? "<p id=\"error\" role=\"alert\"><strong>" : "",
+        error ? "<p id=\"error\" class=\"nsso-error\" role=\"alert\"><strong>" : "",
         error ? ap_escape_html(p, error) : "", error ? "</strong></p>\n" : "",
         "<form id=\"signin\" method=\"post\" action=\"",
         ap_escape_html(p, nsso_conf_password_uri(c)), "\" autocomplete=\"off\">\n"
         "<input type=\"hidden\" name=\"state\" value=\"", ap_escape_html(p, state), "\">\n"
         "<p><label for=\"username\">Username</label><br>"
         "<input id=\"username\" name=\"username\" value=\"",
-        username ? ap_escape_html(p, username) : "", "\" autocomplete=\"username\" "
+        username ? ap_escape_html(p, username) : "", "\"", described,
+        " autocomplete=\"username\" "
         "autocapitalize=\"characters\" spellcheck=\"false\" required></p>\n"
         "<p><label for=\"password\">Password</label><br>"
-        "<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"off\" "
+        "<input id=\"password\" name=\"password\" type=\"password\"", described,
+        " autocomplete=\"off\" "
         "required></p>\n<p><button id=\"submit\" type=\"submit\">Sign in</button></p>\n"
         "</form>\n", NULL), NSSO_PAGE_FORM_SELF);
 }

@@ -124,17 +124,31 @@ void nsso_page_headers(request_rec *r, int flags)
 }
 
 /* An HMPPS service page: the black header bar, plain type, GOV.UK blue
- * links; inline, as the CSP allows styles but nothing fetched. */
+ * links; inline, as the CSP allows styles but nothing fetched. Built to
+ * WCAG 2.2 AA (tests/integration/test_accessibility.py): contrast of at
+ * least 4.5:1, a yellow focus marker on every control, inputs and headings
+ * that reflow at 320 CSS px (400 % zoom), nothing that needs JavaScript. */
 #define PAGE_STYLE \
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" \
     "<style>body{margin:0;font-family:arial,sans-serif;font-size:19px;line-height:1.4;" \
     "color:#0b0c0c;background:#fff}.nsso-header{background:#0b0c0c;color:#fff;" \
     "border-bottom:10px solid #1d70b8;padding:12px 0;font-weight:700}" \
     ".nsso-w{max-width:960px;margin:0 auto;padding:0 15px}main.nsso-w{padding-top:30px;" \
-    "padding-bottom:40px}h1{font-size:36px;margin:0 0 25px}a{color:#1d70b8}" \
-    "a:focus{outline:3px solid #fd0;background:#fd0;color:#0b0c0c}" \
-    ".nsso-links a{margin-right:20px}.nsso-ref{color:#505a5f;font-size:16px;" \
-    "margin-top:40px}</style>"
+    "padding-bottom:40px}h1{font-size:36px;line-height:1.15;margin:0 0 25px}" \
+    "a{color:#1d70b8;overflow-wrap:break-word}" \
+    "a:focus{outline:3px solid #fd0;background:#fd0;color:#0b0c0c;" \
+    "box-shadow:0 4px #0b0c0c;text-decoration:none}" \
+    "label{font-weight:700}input{font:inherit;box-sizing:border-box;width:100%;" \
+    "max-width:20em;margin-top:5px;padding:5px;border:2px solid #0b0c0c;border-radius:0}" \
+    "input:focus{outline:3px solid #fd0;outline-offset:0;box-shadow:inset 0 0 0 2px #0b0c0c}" \
+    "button{font:inherit;color:#fff;background:#00703c;border:2px solid transparent;" \
+    "border-radius:0;box-shadow:0 2px 0 #002d18;padding:8px 12px;cursor:pointer}" \
+    "button:hover{background:#005a30}button:focus{outline:3px solid transparent;" \
+    "color:#0b0c0c;background:#fd0;border-color:#fd0;box-shadow:0 2px 0 #0b0c0c}" \
+    ".nsso-error{border-left:5px solid #d4351c;padding:5px 0 5px 15px}" \
+    ".nsso-links a{margin-right:20px;display:inline-block}.nsso-ref{color:#505a5f;" \
+    "font-size:16px;margin-top:40px}" \
+    "@media (max-width:640px){body{font-size:16px}h1{font-size:27px}}</style>"
 
 const char *nsso_page_html(apr_pool_t *p, const char *title, const char *body)
 {

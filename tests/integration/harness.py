@@ -304,6 +304,69 @@ class DevAuth:
 
 
 # ---------------------------------------------------------------------------
+# other loopback servers: any script that prints "READY <port>" first
+# ---------------------------------------------------------------------------
+class ReadyServer:
+    """argv as a subprocess that binds 127.0.0.1, prints "READY <port>" (or
+    "READY <url ending in :port/...>") and serves until SIGTERM: the demo's
+    application and NOMIS API, the websocket backend."""
+
+    def __init__(self, argv, name=None, workdir=None):
+        self.argv = list(argv)
+        self.name = name or os.path.basename(self.argv[1] if len(self.argv) > 1 else argv[0])
+        self.workdir = workdir or make_tree("nsso-%s-" % self.name.replace(".", "-"))
+        self.log_path = os.path.join(self.workdir, self.name + ".log")
+        self.proc = None
+        self.port = None
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        log = open(self.log_path, "a", encoding="utf-8")
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=log,
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir, text=True)
+        log.close()
+        _live.add(self)
+        deadline = time.monotonic() + START_TIMEOUT
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line or self.proc.poll() is not None:
+                break
+        m = re.match(r"READY (?:\S*:)?(\d+)", line or "")
+        if not m:
+            self.stop()
+            raise HarnessError("%s did not start (%r):\n%s"
+                               % (self.name, line, tail(self.log_path)))
+        self.port = int(m.group(1))
+        return self
+
+    def stop(self):
+        _live.discard(self)
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tail(self, lines=30):
+        return tail(self.log_path, lines)
+
+
+# ---------------------------------------------------------------------------
 # httpd
 # ---------------------------------------------------------------------------
 CONF_TEMPLATE = """\
@@ -755,3 +818,41 @@ def private_resolv_conf(path):
 def debug(*args):
     sys.stderr.write(" ".join(str(a) for a in args) + "\n")
 
+
+# ---------------------------------------------------------------------------
+# headless Chromium (Debian's chromium + chromedriver, through selenium)
+# ---------------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def chromium_available():
+    return all(os.access(p, os.X_OK) for p in (CHROMIUM, CHROMEDRIVER))
+
+
+def chromium(extra_args=(), javascript=True, width=1200, height=900):
+    """A new headless Chromium with a profile of its own: (driver, cleanup).
+    javascript=False turns scripts off for the pages (selenium's own
+    execute_script still runs); width x height is the window in CSS px."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    profile = tempfile.mkdtemp(prefix="nsso-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--user-data-dir=" + profile,
+                "--window-size=%d,%d" % (width, height)) + tuple(extra_args):
+        opts.add_argument(arg)
+    if not javascript:
+        opts.add_experimental_option("prefs", {
+            "profile.managed_default_content_settings.javascript": 2})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(30)
+
+    def cleanup():
+        try:
+            driver.quit()
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+    return driver, cleanup
