@@ -77,16 +77,25 @@ static const char *header_name(const nsso_srv_conf *c, int f)
 }
 
 /* Every client header named like ours goes (a loop over the entries, not
- * apr_table_do: this runs for every request the server reads). */
-static void strip_identity_headers(request_rec *r)
+ * apr_table_do: this runs for every request the server reads; a name not
+ * starting with x or X is not even looked at further). Whether the request
+ * has a Cookie header, found in the same walk: without one there is no
+ * session to look at early. */
+static int strip_identity_headers(request_rec *r)
 {
     const apr_array_header_t *a = apr_table_elts(r->headers_in);
     const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
     apr_array_header_t *names = NULL;
-    int i;
+    int i, cookie = 0;
 
     for (i = 0; i < a->nelts; i++) {
-        if (!e[i].key || !nsso_is_identity_header(e[i].key))
+        const char *k = e[i].key;
+
+        if (!k)
+            continue;
+        if ((k[0] | 0x20) == 'c' && !cookie)
+            cookie = !strcasecmp(k, "Cookie");
+        if ((k[0] | 0x20) != 'x' || !nsso_is_identity_header(k))
             continue;
         if (!names)
             names = apr_array_make(r->pool, 2, sizeof(const char *));
@@ -98,6 +107,7 @@ static void strip_identity_headers(request_rec *r)
                       nsso_header_safe(r->pool, APR_ARRAY_IDX(names, i, const char *)));
         apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
     }
+    return cookie;
 }
 
 /* v made safe for a header (in p), unless the memo found it safe already (d). */
@@ -333,8 +343,9 @@ int nsso_expose_early(request_rec *r)
 
     if (!c->auth_url)
         return DECLINED;
-    strip_identity_headers(r);
-    if (!nsso_runtime_ready(c) || !(s = nsso_session_peek(r, c)))
+    /* no Cookie header: no session cookie, nothing to peek at */
+    if (!strip_identity_headers(r) || !nsso_runtime_ready(c)
+        || !(s = nsso_session_peek(r, c)))
         return DECLINED;
     q = nsso_req_of(r);
     q->early = 1;
@@ -453,6 +464,22 @@ static void unset_env(request_rec *r)
         apr_table_unset(r->subprocess_env, env_name(c, f));
 }
 
+/* Whether any variable's name starts with NOMIS_SSO_ (any case, as
+ * apr_table_unset compares): without one, unset_env has nothing to remove.
+ * A page the module does not protect usually has an environment of a few
+ * entries or none at this point (httpd adds the CGI ones later). */
+static int env_has_prefix(const request_rec *r)
+{
+    const apr_array_header_t *a = apr_table_elts(r->subprocess_env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    int i;
+
+    for (i = 0; i < a->nelts; i++)
+        if (has_env_prefix(e[i].key))
+            return 1;
+    return 0;
+}
+
 void nsso_expose_session(request_rec *r, const nsso_session_t *s)
 {
     const nsso_dir_conf *d = nsso_dir(r);
@@ -501,7 +528,8 @@ int nsso_expose_fixups(request_rec *r)
     s = nsso_request_session(r);
     if (s && r->user && *r->user)
         nsso_expose_session(r, s);
-    else
-        unset_env(r); /* not authenticated by the module: the early look was for <If> */
+    else if (env_has_prefix(r))
+        unset_env(r); /* not authenticated by the module: the early look was for
+                       * <If>, and configuration cannot pose as it either */
     return DECLINED;
 }

@@ -128,6 +128,14 @@ int nsso_note_auth_failure(request_rec *r, const char *auth_type)
     return strcasecmp(auth_type, NSSO_AUTH_TYPE) ? DECLINED : OK;
 }
 
+/* strcmp, with the second byte compared inline first: every request of the
+ * server asks for each of the module's URLs, and most paths differ from
+ * them there ("/" and the first letter). */
+static int same_path(const char *a, const char *b)
+{
+    return a[0] == b[0] && (!a[0] || (a[1] == b[1] && !strcmp(a, b)));
+}
+
 int nsso_quick_handler(request_rec *r, int lookup_uri)
 {
     nsso_srv_conf *c;
@@ -138,7 +146,7 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
     /* no client id: bearer tokens only, nothing to serve */
     if (!c->auth_url || !c->client_id || !r->parsed_uri.path)
         return DECLINED;
-    if (c->info_uri && !strcmp(r->parsed_uri.path, c->info_uri)) {
+    if (c->info_uri && same_path(r->parsed_uri.path, c->info_uri)) {
         if (!nsso_runtime_ready(c))
             return HTTP_INTERNAL_SERVER_ERROR;
         if (r->method_number != M_GET) {
@@ -147,12 +155,12 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
         }
         return nsso_info_handle(r, c);
     }
-    if (c->password_grant == 1 && !strcmp(r->parsed_uri.path, nsso_conf_password_uri(c))) {
+    if (c->password_grant == 1 && same_path(r->parsed_uri.path, nsso_conf_password_uri(c))) {
         if (!nsso_runtime_ready(c))
             return HTTP_INTERNAL_SERVER_ERROR;
         return nsso_password_handle(r, c);
     }
-    if (!strcmp(r->parsed_uri.path, nsso_conf_logout_uri(c))) {
+    if (same_path(r->parsed_uri.path, nsso_conf_logout_uri(c))) {
         if (!nsso_runtime_ready(c))
             return HTTP_INTERNAL_SERVER_ERROR;
         if (r->method_number != M_GET && r->method_number != M_POST) {
@@ -161,7 +169,7 @@ int nsso_quick_handler(request_rec *r, int lookup_uri)
         }
         return nsso_logout_handle(r, c);
     }
-    if (strcmp(r->parsed_uri.path, nsso_conf_redirect_path(r->pool, c)))
+    if (!same_path(r->parsed_uri.path, nsso_conf_redirect_path(r->pool, c)))
         return DECLINED;
     if (!nsso_runtime_ready(c)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

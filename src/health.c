@@ -184,7 +184,8 @@ int nsso_health_handler(request_rec *r)
     const char *text;
     int status;
 
-    if (!r->handler || strcmp(r->handler, NSSO_HEALTH_HANDLER))
+    if (!r->handler || r->handler[0] != NSSO_HEALTH_HANDLER[0]
+        || strcmp(r->handler, NSSO_HEALTH_HANDLER))
         return DECLINED;
     if (r->method_number != M_GET) {
         ap_allow_methods(r, REPLACE_ALLOW, "GET", NULL);

@@ -11,12 +11,14 @@
 
 int nsso_scrape_handler(request_rec *r)
 {
-    nsso_store *store = nsso_runtime_store();
+    nsso_store *store;
     nsso_store_stats_t st;
     const char *text;
 
-    if (!r->handler || strcmp(r->handler, NSSO_METRICS_HANDLER))
+    if (!r->handler || r->handler[0] != NSSO_METRICS_HANDLER[0]
+        || strcmp(r->handler, NSSO_METRICS_HANDLER))
         return DECLINED;
+    store = nsso_runtime_store();
     if (r->method_number != M_GET) {
         ap_allow_methods(r, REPLACE_ALLOW, "GET", NULL);
         return HTTP_METHOD_NOT_ALLOWED;

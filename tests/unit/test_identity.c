@@ -39,6 +39,52 @@ static void test_roles_any(void **state)
     assert_true(nsso_roles_any(list("POM", NULL, NULL), list("ROLE_POM", NULL, NULL)));
 }
 
+/* The definition the matcher must keep: some pair of a held and a wanted
+ * role whose names without ROLE_ are equal and not empty. */
+static int roles_any_reference(const apr_array_header_t *have, const apr_array_header_t *want)
+{
+    int i, j;
+
+    for (i = 0; have && i < have->nelts; i++)
+        for (j = 0; want && j < want->nelts; j++) {
+            const char *h = nsso_role_bare(APR_ARRAY_IDX(have, i, const char *));
+            if (*h && !strcmp(h, nsso_role_bare(APR_ARRAY_IDX(want, j, const char *))))
+                return 1;
+        }
+    return 0;
+}
+
+/* The bench's shape (the wanted role the last of 25) and near misses around
+ * the prefix and the first byte, each against the definition. */
+static void test_roles_any_same_as_every_pair(void **state)
+{
+    static const char *const names[] = {
+        "ROLE_ALLOC_MGR", "ALLOC_MGR", "ROLE_", "", "R", "RO", "ROL", "ROLE", "ROLE_A",
+        "A", "ROLE_ROLE_POM", "ROLE_POM", "POM", "role_POM", "ROLEPOM", "ROLE_POMX",
+        "ROLE_MANAGE_ADJUDICATIONS", "MANAGE_ADJUDICATION", "XOLE_POM",
+    };
+    const int n = (int)(sizeof(names) / sizeof(names[0]));
+    apr_array_header_t *held = apr_array_make(pool, 25, sizeof(const char *));
+    int i, j, k;
+
+    for (i = 0; i < 24; i++)
+        APR_ARRAY_PUSH(held, const char *) = apr_psprintf(pool, "ROLE_FILLER_%d", i);
+    APR_ARRAY_PUSH(held, const char *) = "ROLE_MANAGE_ADJUDICATIONS";
+    assert_true(nsso_roles_any(held, list("MANAGE_ADJUDICATIONS", NULL, NULL)));
+    assert_false(nsso_roles_any(held, list("MANAGE_ADJUDICATION", "FILLER", NULL)));
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++)
+            for (k = 0; k < n; k++) {
+                apr_array_header_t *h = list(names[i], names[j], NULL);
+                apr_array_header_t *w = list(names[k], names[j], NULL);
+                apr_array_header_t *w1 = list(names[k], NULL, NULL);
+                assert_int_equal(nsso_roles_any(h, w1), roles_any_reference(h, w1));
+                assert_int_equal(nsso_roles_any(w1, h), roles_any_reference(w1, h));
+                assert_int_equal(nsso_roles_any(list(names[i], NULL, NULL), w),
+                                 roles_any_reference(list(names[i], NULL, NULL), w));
+            }
+}
+
 static void test_roles_join(void **state)
 {
     assert_string_equal(nsso_roles_join(pool, list("ROLE_ALLOC_MGR", "ROLE_POM", NULL)),
@@ -167,6 +213,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roles_any),
+        cmocka_unit_test(test_roles_any_same_as_every_pair),
         cmocka_unit_test(test_roles_join),
         cmocka_unit_test(test_role_words),
         cmocka_unit_test(test_list_has),
