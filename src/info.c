@@ -12,22 +12,6 @@
 #include <stdlib.h>
 #include <jansson.h>
 
-static int send_json(request_rec *r, int status, json_t *doc)
-{
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-
-    json_decref(doc);
-    if (!text)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    nsso_no_store(r);
-    r->status = status;
-    ap_set_content_type(r, "application/json");
-    if (!r->header_only)
-        ap_rputs(text, r);
-    free(text);
-    return OK;
-}
-
 /* A JSON array of the strings of a (roles without ROLE_ when bare); NULL
  * makes json_pack fail, answered 500. */
 static json_t *string_list(const apr_array_header_t *a, int bare)
@@ -51,11 +35,11 @@ int nsso_info_handle(request_rec *r, const nsso_srv_conf *c)
 
     /* no 503 here: a script reads "not signed in" and can ask again */
     if (nsso_session_current(r, c, &id, &s) != APR_SUCCESS)
-        return send_json(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "not signed in"));
+        return nsso_send_json(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "not signed in"));
     doc = json_pack("{s:s, s:s?, s:s?, s:o, s:s?, s:o, s:s?, s:I}", "user", s->user,
                     "name", s->name, "authSource", s->auth_source,
                     "roles", string_list(s->roles, 1), "caseload", s->caseload,
                     "caseloads", string_list(s->caseloads, 0), "userUuid", s->user_uuid,
                     "expiresAt", (json_int_t)s->expires);
-    return send_json(r, HTTP_OK, doc);
+    return nsso_send_json(r, HTTP_OK, doc);
 }

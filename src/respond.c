@@ -19,6 +19,7 @@
 #include <mod_core.h>   /* ap_response_code_string: the ErrorDocument in force */
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* First value of a (possibly comma-separated) X-Forwarded-* header, or
@@ -214,6 +215,22 @@ int nsso_error_page(request_rec *r, int status, const char *title, const char *m
 #define STORE_DOWN_TITLE "Service temporarily unavailable"
 #define STORE_DOWN_TEXT "Signed-in sessions cannot be checked at the moment. " \
                         "Please try again in a minute."
+
+int nsso_send_json(request_rec *r, int status, json_t *doc)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+    json_decref(doc);
+    if (!text)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    nsso_no_store(r);
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    if (!r->header_only)
+        ap_rputs(text, r);
+    free(text);
+    return OK;
+}
 
 int nsso_store_down_page(request_rec *r)
 {

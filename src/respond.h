@@ -5,6 +5,7 @@
 #define NSSO_RESPOND_H
 
 #include "config.h"
+#include <jansson.h>
 
 /* https as the browser sees it (X-Forwarded-Proto when trusted). */
 int nsso_is_https(request_rec *r);
@@ -53,6 +54,10 @@ void nsso_page_log_refusal(request_rec *r, int status, const char *title);
  * link back to the service. Sent now (OK), or status for the sysadmin's
  * ErrorDocument (see nsso_page_send): a handler returns what it gets. */
 int nsso_error_page(request_rec *r, int status, const char *title, const char *message);
+
+/* doc (its reference taken, NULL: out of memory) as the whole answer,
+ * compact, in the order it was built, not to be stored: OK, or 500. */
+int nsso_send_json(request_rec *r, int status, json_t *doc);
 
 /* The session store cannot be reached: 503 with Retry-After. The page is
  * sent now from a handler; from check_authn, which answers with a status,

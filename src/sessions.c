@@ -77,27 +77,11 @@ static int same_origin(request_rec *r)
     return !origin || !strcasecmp(origin, nsso_request_base(r));
 }
 
-static int send_json(request_rec *r, int status, json_t *doc)
-{
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-
-    json_decref(doc);
-    if (!text)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    nsso_no_store(r);
-    r->status = status;
-    ap_set_content_type(r, "application/json");
-    if (!r->header_only)
-        ap_rputs(text, r);
-    free(text);
-    return OK;
-}
-
 /* A refusal: JSON {"error": why} or the short page. */
 static int refuse(page_ctx *x, int status, const char *title, const char *why)
 {
     if (x->json)
-        return send_json(x->r, status, json_pack("{s:s}", "error", why));
+        return nsso_send_json(x->r, status, json_pack("{s:s}", "error", why));
     return nsso_error_page(x->r, status, title, why);
 }
 
@@ -186,7 +170,7 @@ static int show(page_ctx *x, const char *user, const char *status_line, int ende
     const char *body;
 
     if (user && nsso_user_sessions_list(x->r, x->c, user, &list) != APR_SUCCESS)
-        return x->json ? send_json(x->r, HTTP_SERVICE_UNAVAILABLE,
+        return x->json ? nsso_send_json(x->r, HTTP_SERVICE_UNAVAILABLE,
                                    json_pack("{s:s}", "error", "session store unavailable"))
                        : nsso_store_down_page(x->r);
     if (x->json) {
@@ -194,7 +178,7 @@ static int show(page_ctx *x, const char *user, const char *status_line, int ende
                                 "sessions", list ? list_json(list) : json_array());
         if (doc && ended >= 0)
             json_object_set_new(doc, "ended", json_integer(ended));
-        return send_json(x->r, HTTP_OK, doc);
+        return nsso_send_json(x->r, HTTP_OK, doc);
     }
     body = search_html(x, user);
     if (status_line)
@@ -243,7 +227,7 @@ static int do_post(page_ctx *x)
     rv = nsso_user_sessions_end(x->r, x->c, user, all ? NULL : handle, NSSO_ENDED_BY_ADMIN,
                                 x->admin, &ended);
     if (rv == NSSO_UNAVAILABLE)
-        return x->json ? send_json(x->r, HTTP_SERVICE_UNAVAILABLE,
+        return x->json ? nsso_send_json(x->r, HTTP_SERVICE_UNAVAILABLE,
                                    json_pack("{s:s}", "error", "session store unavailable"))
                        : nsso_store_down_page(x->r);
     if (rv == APR_NOTFOUND)

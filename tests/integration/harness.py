@@ -195,6 +195,23 @@ def raw_request(port, method, target, headers=None, body=None, timeout=10):
 # ---------------------------------------------------------------------------
 # devauth
 # ---------------------------------------------------------------------------
+def _stop_server(obj):
+    """SIGTERM (then SIGKILL) a server started with stdout piped, and forget it."""
+    _live.discard(obj)
+    if obj.proc is None:
+        return
+    if obj.proc.poll() is None:
+        obj.proc.send_signal(signal.SIGTERM)
+        try:
+            obj.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            obj.proc.kill()
+            obj.proc.wait(5)
+    if obj.proc.stdout:
+        obj.proc.stdout.close()
+    obj.proc = None
+
+
 class DevAuth:
     """The development auth server as a subprocess."""
 
@@ -240,19 +257,7 @@ class DevAuth:
         return self
 
     def stop(self):
-        _live.discard(self)
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
+        _stop_server(self)
 
     def cleanup(self):
         self.stop()
@@ -344,19 +349,7 @@ class ReadyServer:
         return self
 
     def stop(self):
-        _live.discard(self)
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
+        _stop_server(self)
 
     def cleanup(self):
         self.stop()
