@@ -783,7 +783,9 @@ static const char *redis_companion_unused(void)
     if (r->url)
         return strncasecmp(r->url, "redis-sentinel", 14) && strncasecmp(r->url, "rediss-sentinel", 15)
                && r->sentinel_password ? "NomisSSOSessionStoreSentinelPassword" : NULL;
-    if (r->timeout_ms)
+    /* the default written out (the sample conf's "#Directive default"
+     * uncommented) changes nothing, so it is no error */
+    if (r->timeout_ms && r->timeout_ms != NSSO_REDIS_TIMEOUT_MS)
         return "NomisSSOSessionStoreTimeout";
     if (r->replicas)
         return "NomisSSOSessionStoreReplicas";

@@ -440,8 +440,8 @@ char *nsso_metrics_render(apr_pool_t *p, const nsso_store_stats_t *st)
           c.counters[NSSO_M_ENDED_BY_USER]);
     value(&t, "nomis_sso_sessions_ended_total", "by=\"admin\"",
           c.counters[NSSO_M_ENDED_BY_ADMIN]);
-    head(&t, "nomis_sso_session_index_evictions_total", "counter", "Sessions ended because "
-         "their user had more than the index holds");
+    head(&t, "nomis_sso_session_index_evictions_total", "counter", "Sessions dropped from "
+         "their user's index (not ended) because the user had more than it holds");
     value(&t, "nomis_sso_session_index_evictions_total", NULL,
           c.counters[NSSO_M_INDEX_EVICTIONS]);
     head(&t, "nomis_sso_refreshes_total", "counter", "Access token refreshes, by result");

@@ -128,18 +128,21 @@ static int prune(ix_ctx *x, nsso_index_t *ix, apr_array_header_t *sessions, apr_
     return pruned;
 }
 
-static void evicted_end(ix_ctx *x, const apr_array_header_t *gone)
+/* The entries the bound pushed out of the index: no longer listed, their
+ * sessions left to their own timeouts (ending them would sign out a member
+ * of staff because of their own, or a shared test account's, 17th
+ * sign-in; the oldest are most often sessions whose cookie is gone). */
+static void evicted_forget(ix_ctx *x, const apr_array_header_t *gone)
 {
     int i;
 
     for (i = 0; i < gone->nelts; i++) {
         const nsso_index_entry_t *e = &APR_ARRAY_IDX(gone, i, nsso_index_entry_t);
-        nsso_store_del(x->st, nsso_session_key(x->r->pool, x->c->realm, e->id));
         nsso_metrics_count(NSSO_M_INDEX_EVICTIONS);
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, x->r, NSSO_LOGNO(1603) "%s has more than %d "
-                      "sessions: the oldest (%s, signed in on %s) is ended", x->user,
-                      NSSO_INDEX_MAX, nsso_index_handle(x->r->pool, x->c->crypto, e->id),
-                      e->server);
+                      "sessions: the oldest (%s, signed in on %s) is no longer listed; it ends "
+                      "by its own timeouts", x->user, NSSO_INDEX_MAX,
+                      nsso_index_handle(x->r->pool, x->c->crypto, e->id), e->server);
     }
 }
 
@@ -172,7 +175,7 @@ void nsso_user_sessions_register(request_rec *r, const nsso_srv_conf *c, const c
     nsso_index_insert(r->pool, ix, &e, NSSO_INDEX_MAX, gone);
     ctx_save(&x, ix);
     ctx_unlock(&x);
-    evicted_end(&x, gone);
+    evicted_forget(&x, gone);
 }
 
 static nsso_user_session_t shown(request_rec *r, const nsso_srv_conf *c,

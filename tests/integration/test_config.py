@@ -246,6 +246,12 @@ def test_sentinel_store_refused(made, url, words):
           "NomisSSOSessionStore", words)
 
 
+def test_store_companion_defaults_written_out_pass(made):
+    """The sample conf's defaults uncommented change nothing: no error."""
+    check(made, config(extra="NomisSSOSessionStoreTimeout 2s\nNomisSSOSessionStoreReplicas 0\n"),
+          True)
+
+
 @pytest.mark.parametrize("directive", [
     "NomisSSOSessionStoreTimeout 1s", "NomisSSOSessionStoreReplicas 1",
     "NomisSSOSessionStoreSentinelPassword env:HOME",

@@ -371,6 +371,25 @@ def test_admin_ends_one_session_and_refusals_change_nothing(httpd_factory, devau
     assert_alive(admin, h, "the administrator's own session")
 
 
+def test_a_17th_sign_in_unlists_the_oldest_and_ends_nothing(httpd_factory, devauth):
+    """The bound: a member of staff's 17th live session pushes the oldest
+    out of the index (listed no more, counted), but that session goes on."""
+    h = make_host(httpd_factory, devauth)
+    users = [signin(h, devauth, "ALLOC_SPO") for _ in range(17)]
+    admin = signin(h, devauth, "ALLOC_ADMIN")
+    doc = listing(admin, h, "ALLOC_SPO")
+    assert len(doc["sessions"]) == 16, doc
+    for b in users:
+        assert_alive(b, h, "after a 17th sign-in")
+    assert scrape(h).get("nomis_sso_session_index_evictions_total") == 1
+    assert "is no longer listed" in h.log_since(0)
+    # sign out of all devices reaches the 16 listed; the unlisted one lives on
+    sign_out_all(users[-1], h, devauth)
+    for b in users[1:]:
+        assert_ended(b, h, devauth, "listed, after sign-out everywhere")
+    assert_alive(users[0], h, "unlisted: ends by its own timeouts")
+
+
 def test_admin_of_one_realm_cannot_see_or_end_another(httpd_factory, devauth, request):
     auth_b = H.DevAuth().start()
     request.addfinalizer(auth_b.cleanup)
