@@ -511,6 +511,7 @@ static const char *set_redis_store(cmd_parms *cmd, const char *arg)
         return fail(cmd, why);
     global_conf.store_spec = NULL;
     global_conf.redis.url = arg;
+    global_conf.redis.sentinel = u.sentinel;
     return NULL;
 }
 
@@ -596,6 +597,7 @@ static const char *set_session_store(cmd_parms *cmd, void *d, const char *arg)
     if (err)
         return err;
     global_conf.redis.url = NULL;
+    global_conf.redis.sentinel = 0;
     if (!strncasecmp(arg, "redis", 5) && strstr(arg, "://"))
         return set_redis_store(cmd, arg); /* redis[s][-sentinel]:// (it says which it takes) */
     if (!strcasecmp(arg, "shm")) {
@@ -781,8 +783,8 @@ static const char *redis_companion_unused(void)
     const nsso_redis_settings *r = &global_conf.redis;
 
     if (r->url)
-        return strncasecmp(r->url, "redis-sentinel", 14) && strncasecmp(r->url, "rediss-sentinel", 15)
-               && r->sentinel_password ? "NomisSSOSessionStoreSentinelPassword" : NULL;
+        return !r->sentinel && r->sentinel_password ? "NomisSSOSessionStoreSentinelPassword"
+                                                     : NULL;
     /* the default written out (the sample conf's "#Directive default"
      * uncommented) changes nothing, so it is no error */
     if (r->timeout_ms && r->timeout_ms != NSSO_REDIS_TIMEOUT_MS)

@@ -18,6 +18,7 @@
 /* What the operator configured (config.c fills it, store_redis.c uses it). */
 typedef struct {
     const char *url;        /* redis[s][-sentinel]://...; NULL: not used */
+    int sentinel;           /* url names sentinels (config.c, from the parse) */
     const char *password;   /* NomisSSOSessionStorePassword, resolved */
     const char *sentinel_password; /* NomisSSOSessionStoreSentinelPassword */
     const char *ca_file;    /* NULL: the system CAs */

@@ -783,11 +783,6 @@ static apr_status_t targets(apr_pool_t *pconf, redis_store *st, const nsso_redis
                "or rediss-sentinel:// (TLS) NomisSSOSessionStore";
         return APR_EINVAL;
     }
-    if (set->sentinel_password && !st->url.sentinel) {
-        *err = "NomisSSOSessionStoreSentinelPassword needs a redis-sentinel:// or "
-               "rediss-sentinel:// NomisSSOSessionStore";
-        return APR_EINVAL;
-    }
     if (st->url.tls && (rv = nsso_redis_tls_create(pconf, set->ca_file, set->cert_file,
                                                    set->key_file, &tls, err)) != APR_SUCCESS)
         return rv;

@@ -195,6 +195,28 @@ def raw_request(port, method, target, headers=None, body=None, timeout=10):
 # ---------------------------------------------------------------------------
 # devauth
 # ---------------------------------------------------------------------------
+def _start_server(obj, argv, ready, what):
+    """Start argv for obj (its proc, log_path and workdir) and wait for the
+    READY line, the first and only line on its stdout: the port ready's group
+    names. A server that says nothing else in time is stopped."""
+    log = open(obj.log_path, "a", encoding="utf-8")
+    obj.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
+                                stdin=subprocess.DEVNULL, cwd=obj.workdir, text=True)
+    log.close()
+    _live.add(obj)
+    deadline = time.monotonic() + START_TIMEOUT
+    line = ""
+    while time.monotonic() < deadline:
+        line = obj.proc.stdout.readline()
+        if line or obj.proc.poll() is not None:
+            break
+    m = re.match(ready, line or "")
+    if not m:
+        obj.stop()
+        raise HarnessError("%s did not start (%r):\n%s" % (what, line, tail(obj.log_path)))
+    return int(m.group(1))
+
+
 def _stop_server(obj):
     """SIGTERM (then SIGKILL) a server started with stdout piped, and forget it."""
     _live.discard(obj)
@@ -235,25 +257,9 @@ class DevAuth:
     def start(self):
         if self.proc is not None:
             raise HarnessError("devauth already running")
-        log = open(self.log_path, "a", encoding="utf-8")
-        self.proc = subprocess.Popen(
-            [PYTHON, DEVAUTH, "--port", str(self.port)] + self.extra_args,
-            stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-            cwd=self.workdir, text=True)
-        log.close()
-        _live.add(self)
-        deadline = time.monotonic() + START_TIMEOUT
-        line = ""
-        # READY is the first and only line on stdout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line or self.proc.poll() is not None:
-                break
-        m = re.match(r"READY https?://127\.0\.0\.1:(\d+)/auth", line or "")
-        if not m:
-            self.stop()
-            raise HarnessError("devauth did not start (%r):\n%s" % (line, tail(self.log_path)))
-        self.port = int(m.group(1))
+        self.port = _start_server(
+            self, [PYTHON, DEVAUTH, "--port", str(self.port)] + self.extra_args,
+            r"READY https?://127\.0\.0\.1:(\d+)/auth", "devauth")
         return self
 
     def stop(self):
@@ -329,23 +335,7 @@ class ReadyServer:
         return "http://127.0.0.1:%d" % self.port
 
     def start(self):
-        log = open(self.log_path, "a", encoding="utf-8")
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=log,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir, text=True)
-        log.close()
-        _live.add(self)
-        deadline = time.monotonic() + START_TIMEOUT
-        line = ""
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line or self.proc.poll() is not None:
-                break
-        m = re.match(r"READY (?:\S*:)?(\d+)", line or "")
-        if not m:
-            self.stop()
-            raise HarnessError("%s did not start (%r):\n%s"
-                               % (self.name, line, tail(self.log_path)))
-        self.port = int(m.group(1))
+        self.port = _start_server(self, self.argv, r"READY (?:\S*:)?(\d+)", self.name)
         return self
 
     def stop(self):
